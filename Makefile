@@ -1,0 +1,33 @@
+# order_system: PGXS build of the extension.
+#
+#   make && make install        build and install into $(pg_config --pkglibdir)
+#   make installcheck           pg_regress + isolation specs against a running server
+#   test/run                    every test on a throwaway cluster (see README)
+
+EXTENSION = order_system
+MODULE_big = order_system
+DATA = order_system--0.1.0.sql
+PGFILEDESC = "order_system - orders, stock, points and payments inside PostgreSQL"
+
+CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \
+	src/core/os_state.o
+OBJS = $(CORE_OBJS) src/order_system.o src/spi.o src/events.o src/catalog.o \
+	src/members.o src/products.o src/payments.o src/orders.o src/saga.o
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(OS_WERROR)
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=order_system
+
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=order_system
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The standalone test of the pure-C core (no server needed).
+.PHONY: core-test
+core-test:
+	$(MAKE) -C test/core PG_CONFIG=$(PG_CONFIG)

@@ -1,0 +1,167 @@
+/*
+ * os_core.h
+ *	  The order_system domain core: order state machine, money arithmetic,
+ *	  payment strategies, points rules and result codes.
+ *
+ * Pure C: no server headers.  It returns result codes; the extension maps
+ * them to SQLSTATEs (os_result_info), the standalone test links it as is.
+ */
+#ifndef OS_CORE_H
+#define OS_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------- results */
+
+typedef enum os_result
+{
+	OS_OK = 0,
+	OS_NOOP,					/* already done: a harmless repeat */
+	OS_ERR_MEMBER_NOT_FOUND,
+	OS_ERR_MEMBER_INACTIVE,
+	OS_ERR_PRODUCT_NOT_FOUND,
+	OS_ERR_PRODUCT_INACTIVE,
+	OS_ERR_OUT_OF_STOCK,
+	OS_ERR_INSUFFICIENT_POINTS,
+	OS_ERR_ILLEGAL_TRANSITION,
+	OS_ERR_UNKNOWN_PAYMENT_METHOD,
+	OS_ERR_IDEMPOTENCY_CONFLICT,
+	OS_ERR_ORDER_NOT_FOUND,
+	OS_ERR_CURRENCY_MISMATCH,
+	OS_ERR_PAYMENT_MISMATCH,
+	OS_ERR_BAD_PAYMENT_PLAN,
+	OS_ERR_PAYMENT_NOT_FOUND,
+	OS_ERR_OVERFLOW,
+	OS_ERR_INVALID_PARAMETER,
+	OS_ERR_NULL_VALUE,
+	OS_RESULT_COUNT
+} os_result;
+
+typedef struct os_result_info
+{
+	os_result	code;
+	const char *name;			/* snake_case name, as documented */
+	const char *sqlstate;		/* five characters */
+	const char *message;		/* default message */
+} os_result_info;
+
+extern const os_result_info *os_result_lookup(os_result code);
+
+/* ------------------------------------------------------------------ money */
+
+/* Money is an int64 count of minor units (cents, won); never a float. */
+typedef int64_t os_money;
+
+extern os_result os_money_add(os_money a, os_money b, os_money *out);
+extern os_result os_money_sub(os_money a, os_money b, os_money *out);
+extern os_result os_money_mul(os_money a, int64_t qty, os_money *out);
+extern os_result os_money_rate_bp(os_money amount, int32_t basis_points,
+								  os_money *out);
+
+/* One order line as the core sees it: priced, quantity already checked. */
+typedef struct os_line
+{
+	int64_t		product_id;
+	int64_t		quantity;
+	os_money	unit_price;
+} os_line;
+
+extern os_result os_check_quantity(int64_t quantity);
+extern os_result os_lines_normalize(os_line *lines, int *nlines);
+extern os_result os_lines_total(const os_line *lines, int nlines,
+								os_money *total);
+
+/* --------------------------------------------------------- state machine */
+
+typedef enum os_state
+{
+	OS_STATE_PENDING_PAYMENT = 0,
+	OS_STATE_PAID,
+	OS_STATE_COMPLETED,
+	OS_STATE_CANCELLED,
+	OS_STATE_EXPIRED,
+	OS_STATE_REFUNDED,
+	OS_STATE_COUNT
+} os_state;
+
+typedef enum os_event
+{
+	OS_EVENT_CAPTURE = 0,		/* payment captured (confirm, deposit) */
+	OS_EVENT_DECLINE,			/* gateway declined the payment */
+	OS_EVENT_CANCEL,			/* member or admin cancelled */
+	OS_EVENT_EXPIRE,			/* unpaid past its deadline */
+	OS_EVENT_COMPLETE,			/* fulfilled */
+	OS_EVENT_REFUND,			/* paid order refunded */
+	OS_EVENT_COUNT
+} os_event;
+
+extern const char *os_state_name(os_state s);
+extern bool os_state_parse(const char *name, os_state *out);
+extern const char *os_event_name(os_event e);
+extern bool os_event_parse(const char *name, os_event *out);
+
+/*
+ * Apply an event: OS_OK with *to set (a move), OS_NOOP when the order is
+ * already where the event would take it, OS_ERR_ILLEGAL_TRANSITION else.
+ */
+extern os_result os_transition(os_state from, os_event ev, os_state *to);
+extern bool os_transition_edge_exists(os_state from, os_state to);
+extern bool os_state_is_final(os_state s);
+
+/* -------------------------------------------------------------- payments */
+
+/* What a payment strategy decides: how much from points, how much outside. */
+typedef struct os_payment_plan
+{
+	os_money	points_amount;	/* captured at once from the balance */
+	os_money	external_amount;	/* pending until a participant answers */
+	int64_t		expires_in_s;	/* 0: the default payment timeout */
+	char		reference[40];	/* e.g. a virtual account; "" if none */
+} os_payment_plan;
+
+typedef struct os_payment_request
+{
+	int64_t		order_id;
+	int64_t		member_id;
+	os_money	amount;
+	os_money	points_requested;	/* split only: points part; -1 unset */
+	int64_t		card_timeout_s;
+	int64_t		bank_transfer_ttl_s;
+} os_payment_request;
+
+typedef os_result (*os_payment_planner) (const os_payment_request *req,
+										 os_payment_plan *plan);
+
+typedef struct os_payment_strategy
+{
+	const char *name;			/* method name registered by default */
+	const char *handler;		/* SQL name of its handler function */
+	os_payment_planner plan;
+	const char *description;
+} os_payment_strategy;
+
+extern const os_payment_strategy os_builtin_strategies[];
+extern const int os_builtin_strategy_count;
+extern const os_payment_strategy *os_strategy_by_handler(const char *handler);
+extern os_result os_payment_plan_check(const os_payment_plan *plan,
+									   os_money amount);
+extern void os_virtual_account(int64_t order_id, char *buf, size_t buflen);
+extern bool os_virtual_account_valid(const char *ref);
+
+/* ---------------------------------------------------------------- points */
+
+extern os_result os_points_earned(os_money paid_outside, int32_t rate_bp,
+								  os_money *earned);
+
+/* ------------------------------------------------------------- hashing */
+
+/* FNV-1a 64: fingerprint of an order request for idempotency keys. */
+#define OS_FNV_INIT UINT64_C(0xcbf29ce484222325)
+extern uint64_t os_fnv1a(uint64_t h, const void *data, size_t len);
+extern uint64_t os_request_fingerprint(int64_t member_id, const char *method,
+									   const os_line *lines, int nlines,
+									   const char *params_text);
+
+#endif							/* OS_CORE_H */

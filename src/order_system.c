@@ -1,0 +1,104 @@
+/*
+ * order_system.c
+ *	  Module load: settings (GUCs), the result-code to SQLSTATE mapping and
+ *	  argument helpers shared by every SQL-callable wrapper.
+ */
+#include "order_system.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+int			os_payment_timeout_s = 900;
+int			os_bank_transfer_ttl_s = 3 * 24 * 3600;
+int			os_points_earn_rate_bp = 100;
+char	   *os_points_currency = NULL;
+
+void		_PG_init(void);
+
+static bool
+check_currency(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+
+	if (v == NULL || strlen(v) != 3 ||
+		!(v[0] >= 'A' && v[0] <= 'Z' && v[1] >= 'A' && v[1] <= 'Z' &&
+		  v[2] >= 'A' && v[2] <= 'Z'))
+	{
+		GUC_check_errdetail("A currency is three upper-case letters (ISO 4217), like KRW.");
+		return false;
+	}
+	return true;
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("order_system.payment_timeout",
+							"How long a card payment may stay pending before the order expires.",
+							NULL, &os_payment_timeout_s, 900, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("order_system.bank_transfer_ttl",
+							"How long a bank-transfer virtual account waits for the deposit.",
+							NULL, &os_bank_transfer_ttl_s, 3 * 24 * 3600, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("order_system.points_earn_rate",
+							"Points earned on completion, in basis points of the amount paid outside points.",
+							NULL, &os_points_earn_rate_bp, 100, 0, 10000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("order_system.points_currency",
+							   "The currency whose minor unit one point is worth.",
+							   NULL, &os_points_currency, "KRW",
+							   PGC_SUSET, 0, check_currency, NULL, NULL);
+	MarkGUCPrefixReserved("order_system");
+}
+
+int
+os_sqlstate(os_result code)
+{
+	const char *s = os_result_lookup(code)->sqlstate;
+
+	return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
+}
+
+void
+os_check(os_result code, const char *context)
+{
+	if (code == OS_OK || code == OS_NOOP)
+		return;
+	os_error(code, "%s: %s", context, os_result_lookup(code)->message);
+}
+
+/* Raise 22004 naming the first of the first nargs arguments that is NULL. */
+void
+os_require_args(FunctionCallInfo fcinfo, int nargs, const char *const *names)
+{
+	for (int i = 0; i < nargs; i++)
+		if (PG_ARGISNULL(i))
+			os_error(OS_ERR_NULL_VALUE, "%s must not be null", names[i]);
+}
+
+/* A text argument as a C string, rejecting more than maxlen characters. */
+char *
+os_text_arg(FunctionCallInfo fcinfo, int argno, const char *name, int maxlen)
+{
+	text	   *t;
+	int			bytes;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	t = PG_GETARG_TEXT_PP(argno);
+	bytes = VARSIZE_ANY_EXHDR(t);
+	if (bytes > maxlen &&
+		(bytes > maxlen * MAX_MULTIBYTE_CHAR_LEN ||
+		 pg_mbstrlen_with_len(VARDATA_ANY(t), bytes) > maxlen))
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is too long (at most %d characters)", name, maxlen)));
+	return text_to_cstring(t);
+}

@@ -1,0 +1,83 @@
+/*
+ * order_system.h
+ *	  Shared declarations of the extension's fmgr wrappers (the adapters
+ *	  around the pure-C core in core/os_core.h).
+ */
+#ifndef ORDER_SYSTEM_H
+#define ORDER_SYSTEM_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/jsonb.h"
+
+#include "core/os_core.h"
+
+/* ------------------------------------------------------------- settings */
+
+extern int	os_payment_timeout_s;
+extern int	os_bank_transfer_ttl_s;
+extern int	os_points_earn_rate_bp;
+extern char *os_points_currency;
+
+/* --------------------------------------------------------------- errors */
+
+extern int	os_sqlstate(os_result code);
+
+/* ereport(ERROR) with the SQLSTATE the core assigns to code. */
+#define os_error(code, ...) \
+	ereport(ERROR, (errcode(os_sqlstate(code)), errmsg(__VA_ARGS__)))
+
+/* Raise code with its default message unless it is OS_OK or OS_NOOP. */
+extern void os_check(os_result code, const char *context);
+
+/* Argument helpers: a clear 22004 for a NULL the function cannot take. */
+extern void os_require_args(FunctionCallInfo fcinfo, int nargs,
+							const char *const *names);
+extern char *os_text_arg(FunctionCallInfo fcinfo, int argno,
+						 const char *name, int maxlen);
+
+/* ------------------------------------------------------------------ SPI */
+
+/* A statement prepared once per backend and kept (SPI_keepplan). */
+typedef struct os_stmt
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[8];
+	SPIPlanPtr	plan;
+} os_stmt;
+
+extern int	os_exec(os_stmt *stmt, Datum *values, const char *nulls, long count);
+extern Datum os_getattr(int row, int col, bool *isnull);
+extern int64 os_getint64(int row, int col);
+extern char *os_getstr(int row, int col);
+
+/* -------------------------------------------------------------- members */
+
+extern bool os_points_apply(int64 member_id, int64 order_id, const char *kind,
+							int64 delta, const char *reason, int64 *balance);
+
+/* --------------------------------------------------------------- events */
+
+extern void os_json_key_int(StringInfo buf, const char *key, int64 value);
+extern void os_json_key_str(StringInfo buf, const char *key, const char *value);
+extern void os_json_key_raw(StringInfo buf, const char *key, const char *json);
+extern void os_emit_event(const char *event_type, const char *aggregate_type,
+						  int64 aggregate_id, const char *payload_json);
+
+/* ------------------------------------------------------------- payments */
+
+extern void os_payment_run_strategy(Oid handler, const os_payment_request *req,
+									const char *currency, Jsonb *params,
+									os_payment_plan *plan);
+extern bool os_jsonb_get_int64(JsonbContainer *obj, const char *key, int64 *out);
+extern char *os_jsonb_get_str(JsonbContainer *obj, const char *key);
+extern Datum os_plan_to_jsonb(const os_payment_plan *plan);
+
+/* ----------------------------------------------------------------- saga */
+
+extern const char *os_saga_apply(int64 order_id, os_event ev,
+								 const char *reason, const char *gateway_ref);
+
+#endif							/* ORDER_SYSTEM_H */

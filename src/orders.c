@@ -1,0 +1,524 @@
+/*
+ * orders.c
+ *	  place_order: one call that checks the member, reserves stock for every
+ *	  line all-or-nothing, prices the order, starts its payment through the
+ *	  chosen strategy and writes the saga events.
+ *
+ * Lines are sorted by product id and each product row is locked by its
+ * guarded UPDATE in that order, so two orders never deadlock and stock
+ * never goes below zero.  An idempotency key replays the first order.
+ */
+#include "order_system.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(os_place_order);
+
+/* Tag of the advisory lock that serialises one (member, key) pair. */
+#define OS_IDEMPOTENCY_LOCK_CLASS 0x4F53
+
+typedef struct place_request
+{
+	int64		member_id;
+	char	   *method;
+	char	   *idem_key;		/* NULL: no idempotency */
+	Jsonb	   *params;			/* NULL: none */
+	os_line    *lines;
+	int			nlines;
+	uint64		fingerprint;
+} place_request;
+
+typedef struct place_result
+{
+	int64		order_id;
+	const char *status;
+	int64		total;
+	char	   *currency;
+	int64		payment_id;
+	const char *payment_status;
+	char	   *reference;
+	Datum		expires_at;
+	bool		expires_isnull;
+	bool		replayed;
+} place_result;
+
+static os_stmt find_by_key = {
+	"SELECT o.id, o.status, o.total_amount, o.currency, p.id, p.status, p.reference,"
+	" p.expires_at, o.request_fingerprint"
+	" FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
+	" WHERE o.member_id = $1 AND o.idempotency_key = $2",
+	2, {INT8OID, TEXTOID}
+};
+
+static os_stmt member_active = {
+	"SELECT active FROM order_system.member WHERE id = $1",
+	1, {INT8OID}
+};
+
+static os_stmt find_method = {
+	"SELECT handler::pg_catalog.oid, enabled FROM order_system.payment_method WHERE name = $1",
+	1, {TEXTOID}
+};
+
+static os_stmt reserve_stock = {
+	"UPDATE order_system.product"
+	" SET stock_available = stock_available - $2, stock_reserved = stock_reserved + $2"
+	" WHERE id = $1 AND active AND stock_available >= $2 RETURNING price, currency",
+	2, {INT8OID, INT8OID}
+};
+
+static os_stmt why_not_reserved = {
+	"SELECT active, stock_available FROM order_system.product WHERE id = $1",
+	1, {INT8OID}
+};
+
+static os_stmt next_order_id = {
+	"SELECT pg_catalog.nextval('order_system.orders_id_seq')", 0, {InvalidOid}
+};
+
+static os_stmt insert_order = {
+	"INSERT INTO order_system.orders (id, member_id, status, currency, total_amount,"
+	" payment_method, idempotency_key, request_fingerprint)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	8, {INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID}
+};
+
+static os_stmt insert_lines = {
+	"INSERT INTO order_system.order_line (order_id, product_id, quantity, unit_price, amount)"
+	" SELECT $1, l.* FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
+	" pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[]),"
+	" pg_catalog.unnest($5::pg_catalog.int8[])) AS l",
+	5, {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID}
+};
+
+static os_stmt insert_payment = {
+	"INSERT INTO order_system.payment (order_id, method, amount, points_amount,"
+	" external_amount, status, reference, expires_at)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'pending'"
+	" THEN pg_catalog.now() + pg_catalog.make_interval(secs => $8) END)"
+	" RETURNING id, expires_at, pg_catalog.to_json(expires_at)::text",
+	8, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT8OID}
+};
+
+static os_stmt sell_reserved = {
+	"UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
+	" stock_sold = p.stock_sold + l.quantity"
+	" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
+	1, {INT8OID}
+};
+
+/* ------------------------------------------------------------ parsing */
+
+static int64
+line_field(JsonbContainer *line, int i, const char *key)
+{
+	int64		v;
+
+	if (!os_jsonb_get_int64(line, key, &v))
+		os_error(OS_ERR_INVALID_PARAMETER, "line %d: \"%s\" is required", i + 1, key);
+	return v;
+}
+
+/* lines: [{"product_id": 1, "quantity": 2}, ...] -> sorted, merged lines */
+static os_line *
+parse_lines(Jsonb *jb, int *nlines)
+{
+	int			n;
+	os_line    *lines;
+
+	if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb))
+		os_error(OS_ERR_INVALID_PARAMETER,
+				 "lines must be a JSON array of {\"product_id\", \"quantity\"} objects");
+	n = JB_ROOT_COUNT(jb);
+	if (n == 0)
+		os_error(OS_ERR_INVALID_PARAMETER, "an order needs at least one line");
+	if (n > 1000)
+		os_error(OS_ERR_INVALID_PARAMETER, "an order has at most 1000 lines, not %d", n);
+	lines = palloc(sizeof(os_line) * n);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *v = getIthJsonbValueFromContainer(&jb->root, i);
+
+		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+			os_error(OS_ERR_INVALID_PARAMETER, "line %d must be a JSON object", i + 1);
+		if (JsonContainerSize(v->val.binary.data) != 2)
+			os_error(OS_ERR_INVALID_PARAMETER,
+					 "line %d must have exactly the keys product_id and quantity", i + 1);
+		lines[i].product_id = line_field(v->val.binary.data, i, "product_id");
+		lines[i].quantity = line_field(v->val.binary.data, i, "quantity");
+		lines[i].unit_price = 0;
+		if (lines[i].product_id <= 0)
+			os_error(OS_ERR_INVALID_PARAMETER, "line %d: product_id must be positive", i + 1);
+		if (os_check_quantity(lines[i].quantity) != OS_OK)
+			os_error(OS_ERR_INVALID_PARAMETER,
+					 "line %d: quantity must be between 1 and 1000000000", i + 1);
+	}
+	if (os_lines_normalize(lines, &n) != OS_OK)
+		os_error(OS_ERR_INVALID_PARAMETER,
+				 "a product's quantities add up to more than 1000000000");
+	*nlines = n;
+	return lines;
+}
+
+static void
+read_request(FunctionCallInfo fcinfo, place_request *req)
+{
+	static const char *const names[] = {"member_id", "lines", "payment_method"};
+	char	   *params_text;
+
+	os_require_args(fcinfo, 3, names);
+	req->member_id = PG_GETARG_INT64(0);
+	req->lines = parse_lines(PG_GETARG_JSONB_P(1), &req->nlines);
+	req->method = os_text_arg(fcinfo, 2, "payment_method", 63);
+	req->idem_key = os_text_arg(fcinfo, 3, "idempotency_key", 255);
+	if (req->idem_key != NULL && req->idem_key[0] == '\0')
+		os_error(OS_ERR_INVALID_PARAMETER, "idempotency_key must not be empty");
+	req->params = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+	if (req->params != NULL && !JB_ROOT_IS_OBJECT(req->params))
+		os_error(OS_ERR_INVALID_PARAMETER, "payment_params must be a JSON object");
+	params_text = req->params ? JsonbToCString(NULL, &req->params->root,
+											   VARSIZE(req->params)) : "";
+	req->fingerprint = os_request_fingerprint(req->member_id, req->method,
+											  req->lines, req->nlines, params_text);
+}
+
+/* --------------------------------------------------------- idempotency */
+
+/*
+ * With a key: serialise callers of the same (member, key), then replay the
+ * order it made, if any.  Returns true when res holds the replay.
+ */
+static bool
+replay_by_key(const place_request *req, place_result *res)
+{
+	LOCKTAG		tag;
+	uint64		h = os_fnv1a(OS_FNV_INIT, &req->member_id, sizeof(int64));
+	Datum		values[2];
+	bool		isnull;
+
+	h = os_fnv1a(h, req->idem_key, strlen(req->idem_key));
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
+						 OS_IDEMPOTENCY_LOCK_CLASS);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+
+	values[0] = Int64GetDatum(req->member_id);
+	values[1] = CStringGetTextDatum(req->idem_key);
+	if (os_exec(&find_by_key, values, NULL, 1) == 0)
+		return false;
+	if ((uint64) os_getint64(0, 9) != req->fingerprint)
+		os_error(OS_ERR_IDEMPOTENCY_CONFLICT,
+				 "idempotency key \"%s\" was used for a different order request",
+				 req->idem_key);
+	res->order_id = os_getint64(0, 1);
+	res->status = os_getstr(0, 2);
+	res->total = os_getint64(0, 3);
+	res->currency = os_getstr(0, 4);
+	res->payment_id = os_getint64(0, 5);
+	res->payment_status = os_getstr(0, 6);
+	res->reference = os_getstr(0, 7);
+	res->expires_at = os_getattr(0, 8, &isnull);
+	res->expires_isnull = isnull;
+	res->replayed = true;
+	return true;
+}
+
+/* ----------------------------------------------------------- checks */
+
+static void
+check_member(int64 member_id)
+{
+	Datum		v = Int64GetDatum(member_id);
+	bool		isnull;
+
+	if (os_exec(&member_active, &v, NULL, 1) == 0)
+		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", member_id);
+	if (!DatumGetBool(os_getattr(0, 1, &isnull)))
+		os_error(OS_ERR_MEMBER_INACTIVE, "member " INT64_FORMAT " is not active", member_id);
+}
+
+static Oid
+find_handler(const char *method)
+{
+	Datum		v = CStringGetTextDatum(method);
+	bool		isnull;
+
+	if (os_exec(&find_method, &v, NULL, 1) == 0 ||
+		!DatumGetBool(os_getattr(0, 2, &isnull)))
+		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD,
+				 "payment method \"%s\" is unknown or disabled", method);
+	return DatumGetObjectId(os_getattr(0, 1, &isnull));
+}
+
+/* Explain why the guarded UPDATE of a line found no row. */
+static void
+raise_not_reserved(const os_line *line)
+{
+	Datum		v = Int64GetDatum(line->product_id);
+	bool		isnull;
+
+	if (os_exec(&why_not_reserved, &v, NULL, 1) == 0)
+		os_error(OS_ERR_PRODUCT_NOT_FOUND, "product " INT64_FORMAT " not found",
+				 line->product_id);
+	if (!DatumGetBool(os_getattr(0, 1, &isnull)))
+		os_error(OS_ERR_PRODUCT_INACTIVE, "product " INT64_FORMAT " is not active",
+				 line->product_id);
+	ereport(ERROR,
+			(errcode(os_sqlstate(OS_ERR_OUT_OF_STOCK)),
+			 errmsg("product " INT64_FORMAT " has " INT64_FORMAT " in stock, "
+					INT64_FORMAT " requested",
+					line->product_id, os_getint64(0, 2), line->quantity)));
+}
+
+/* Reserve every line in product order; returns the order's currency. */
+static char *
+reserve_lines(os_line *lines, int nlines)
+{
+	char	   *currency = NULL;
+
+	for (int i = 0; i < nlines; i++)
+	{
+		Datum		values[2];
+		char	   *cur;
+
+		values[0] = Int64GetDatum(lines[i].product_id);
+		values[1] = Int64GetDatum(lines[i].quantity);
+		if (os_exec(&reserve_stock, values, NULL, 1) == 0)
+			raise_not_reserved(&lines[i]);
+		lines[i].unit_price = os_getint64(0, 1);
+		cur = os_getstr(0, 2);
+		if (currency != NULL && strcmp(currency, cur) != 0)
+			os_error(OS_ERR_CURRENCY_MISMATCH,
+					 "product " INT64_FORMAT " is priced in %s, the order in %s",
+					 lines[i].product_id, cur, currency);
+		currency = cur;
+	}
+	return currency;
+}
+
+/* ------------------------------------------------------------ writes */
+
+static Datum
+int8_array(const os_line *lines, int n, int field)
+{
+	Datum	   *d = palloc(sizeof(Datum) * n);
+
+	for (int i = 0; i < n; i++)
+	{
+		int64		amount = lines[i].unit_price * lines[i].quantity;	/* checked by total */
+
+		d[i] = Int64GetDatum(field == 0 ? lines[i].product_id :
+							 field == 1 ? lines[i].quantity :
+							 field == 2 ? lines[i].unit_price : amount);
+	}
+	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static void
+write_order(const place_request *req, const place_result *res)
+{
+	Datum		v[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	v[0] = Int64GetDatum(res->order_id);
+	v[1] = Int64GetDatum(req->member_id);
+	v[2] = CStringGetTextDatum(res->status);
+	v[3] = CStringGetTextDatum(res->currency);
+	v[4] = Int64GetDatum(res->total);
+	v[5] = CStringGetTextDatum(req->method);
+	v[6] = req->idem_key ? CStringGetTextDatum(req->idem_key) : (Datum) 0;
+	nulls[6] = req->idem_key ? ' ' : 'n';
+	v[7] = Int64GetDatum((int64) req->fingerprint);
+	os_exec(&insert_order, v, nulls, 0);
+
+	v[1] = int8_array(req->lines, req->nlines, 0);
+	v[2] = int8_array(req->lines, req->nlines, 1);
+	v[3] = int8_array(req->lines, req->nlines, 2);
+	v[4] = int8_array(req->lines, req->nlines, 3);
+	os_exec(&insert_lines, v, NULL, 0);
+}
+
+/* Insert the payment row; returns expires_at as JSON text (or "null"). */
+static char *
+write_payment(const place_request *req, const os_payment_plan *plan,
+			  place_result *res)
+{
+	Datum		v[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int64		expires = plan->expires_in_s > 0 ? plan->expires_in_s : os_payment_timeout_s;
+	bool		isnull;
+
+	v[0] = Int64GetDatum(res->order_id);
+	v[1] = CStringGetTextDatum(req->method);
+	v[2] = Int64GetDatum(res->total);
+	v[3] = Int64GetDatum(plan->points_amount);
+	v[4] = Int64GetDatum(plan->external_amount);
+	v[5] = CStringGetTextDatum(res->payment_status);
+	v[6] = plan->reference[0] ? CStringGetTextDatum(plan->reference) : (Datum) 0;
+	nulls[6] = plan->reference[0] ? ' ' : 'n';
+	v[7] = Float8GetDatum((double) expires);
+	os_exec(&insert_payment, v, nulls, 0);
+	res->payment_id = os_getint64(0, 1);
+	res->expires_at = os_getattr(0, 2, &isnull);
+	res->expires_isnull = isnull;
+	res->reference = plan->reference[0] ? pstrdup(plan->reference) : NULL;
+	return isnull ? "null" : os_getstr(0, 3);
+}
+
+static void
+emit_placed(const place_request *req, const place_result *res,
+			const os_payment_plan *plan, const char *expires_json)
+{
+	StringInfoData p;
+	StringInfoData lines;
+
+	initStringInfo(&lines);
+	appendStringInfoChar(&lines, '[');
+	for (int i = 0; i < req->nlines; i++)
+	{
+		appendStringInfoString(&lines, i ? ",{" : "{");
+		os_json_key_int(&lines, "product_id", req->lines[i].product_id);
+		os_json_key_int(&lines, "quantity", req->lines[i].quantity);
+		os_json_key_int(&lines, "unit_price", req->lines[i].unit_price);
+		appendStringInfoChar(&lines, '}');
+	}
+	appendStringInfoChar(&lines, ']');
+
+	initStringInfo(&p);
+	appendStringInfoChar(&p, '{');
+	os_json_key_int(&p, "order_id", res->order_id);
+	os_json_key_int(&p, "member_id", req->member_id);
+	os_json_key_str(&p, "status", res->status);
+	os_json_key_str(&p, "currency", res->currency);
+	os_json_key_int(&p, "total_amount", res->total);
+	os_json_key_str(&p, "payment_method", req->method);
+	os_json_key_int(&p, "points_spent", plan->points_amount);
+	os_json_key_raw(&p, "lines", lines.data);
+	appendStringInfoChar(&p, '}');
+	os_emit_event("order.placed", "order", res->order_id, p.data);
+
+	resetStringInfo(&p);
+	appendStringInfoChar(&p, '{');
+	os_json_key_int(&p, "order_id", res->order_id);
+	os_json_key_int(&p, "payment_id", res->payment_id);
+	if (plan->external_amount > 0)
+	{
+		os_json_key_str(&p, "method", req->method);
+		os_json_key_int(&p, "amount", plan->external_amount);
+		os_json_key_str(&p, "currency", res->currency);
+		os_json_key_str(&p, "reference", res->reference);
+		os_json_key_raw(&p, "expires_at", expires_json);
+		appendStringInfoChar(&p, '}');
+		os_emit_event("payment.requested", "order", res->order_id, p.data);
+	}
+	else
+	{
+		os_json_key_int(&p, "amount", 0);
+		appendStringInfoChar(&p, '}');
+		os_emit_event("order.paid", "order", res->order_id, p.data);
+	}
+}
+
+/* Spend the plan's points from the member's balance. */
+static void
+spend_points(const place_request *req, const place_result *res,
+			 const os_payment_plan *plan)
+{
+	if (plan->points_amount == 0)
+		return;
+	if (strcmp(res->currency, os_points_currency) != 0)
+		os_error(OS_ERR_CURRENCY_MISMATCH,
+				 "points pay only for orders in %s, this order is in %s",
+				 os_points_currency, res->currency);
+	if (!os_points_apply(req->member_id, res->order_id, "spend",
+						 -plan->points_amount, NULL, NULL))
+		os_error(OS_ERR_INSUFFICIENT_POINTS,
+				 "member " INT64_FORMAT " has fewer than " INT64_FORMAT " points",
+				 req->member_id, plan->points_amount);
+}
+
+static void
+place(place_request *req, place_result *res)
+{
+	Oid			handler;
+	os_payment_request preq;
+	os_payment_plan plan;
+	char	   *expires_json;
+	Datum		id;
+
+	check_member(req->member_id);
+	handler = find_handler(req->method);
+	res->currency = reserve_lines(req->lines, req->nlines);
+	if (os_lines_total(req->lines, req->nlines, &res->total) != OS_OK)
+		os_error(OS_ERR_OVERFLOW, "order total is out of range");
+	os_exec(&next_order_id, NULL, NULL, 1);
+	res->order_id = os_getint64(0, 1);
+
+	preq.order_id = res->order_id;
+	preq.member_id = req->member_id;
+	preq.amount = res->total;
+	preq.points_requested = -1;
+	os_jsonb_get_int64(req->params ? &req->params->root : NULL, "points",
+					   &preq.points_requested);
+	preq.card_timeout_s = os_payment_timeout_s;
+	preq.bank_transfer_ttl_s = os_bank_transfer_ttl_s;
+	os_payment_run_strategy(handler, &preq, res->currency, req->params, &plan);
+
+	res->status = os_state_name(plan.external_amount == 0 ?
+								OS_STATE_PAID : OS_STATE_PENDING_PAYMENT);
+	res->payment_status = plan.external_amount == 0 ? "captured" : "pending";
+	res->replayed = false;
+	write_order(req, res);
+	spend_points(req, res, &plan);
+	expires_json = write_payment(req, &plan, res);
+	if (plan.external_amount == 0)
+	{
+		id = Int64GetDatum(res->order_id);
+		os_exec(&sell_reserved, &id, NULL, 0);
+	}
+	emit_placed(req, res, &plan, expires_json);
+}
+
+/* place_order(member_id, lines, payment_method, idempotency_key, payment_params) */
+Datum
+os_place_order(PG_FUNCTION_ARGS)
+{
+	place_request req;
+	place_result res;
+	TupleDesc	tupdesc;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext spi;
+	Datum		values[9];
+	bool		nulls[9] = {false};
+	HeapTuple	tuple;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "place_order must return a composite type");
+	read_request(fcinfo, &req);
+	memset(&res, 0, sizeof(res));
+
+	SPI_connect();
+	if (req.idem_key == NULL || !replay_by_key(&req, &res))
+		place(&req, &res);
+
+	values[0] = Int64GetDatum(res.order_id);
+	values[1] = CStringGetTextDatum(res.status);
+	values[2] = Int64GetDatum(res.total);
+	values[3] = CStringGetTextDatum(res.currency);
+	values[4] = Int64GetDatum(res.payment_id);
+	values[5] = CStringGetTextDatum(res.payment_status);
+	values[6] = res.reference ? CStringGetTextDatum(res.reference) : (Datum) 0;
+	nulls[6] = res.reference == NULL;
+	values[7] = res.expires_at;
+	nulls[7] = res.expires_isnull;
+	values[8] = BoolGetDatum(res.replayed);
+	spi = MemoryContextSwitchTo(caller);
+	tuple = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);
+	MemoryContextSwitchTo(spi);
+	SPI_finish();
+	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}

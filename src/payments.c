@@ -1,0 +1,346 @@
+/*
+ * payments.c
+ *	  Payment strategies.  The registry table order_system.payment_method
+ *	  maps a method name to a handler function.  Built-in handlers are C
+ *	  planners of the core and are called directly; a handler registered in
+ *	  SQL, PL/pgSQL or C is called through fmgr as its owner and returns its
+ *	  plan as jsonb:
+ *
+ *	    {"points": 0, "external": 15000, "expires_in_seconds": 900,
+ *	     "reference": "optional text"}
+ */
+#include "order_system.h"
+
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/numeric.h"
+#include "utils/syscache.h"
+
+PG_FUNCTION_INFO_V1(os_pay_points);
+PG_FUNCTION_INFO_V1(os_pay_card);
+PG_FUNCTION_INFO_V1(os_pay_bank_transfer);
+PG_FUNCTION_INFO_V1(os_pay_points_card);
+PG_FUNCTION_INFO_V1(os_register_payment_method);
+PG_FUNCTION_INFO_V1(os_set_payment_method_enabled);
+
+/* Which C entry point runs which core strategy. */
+static const struct
+{
+	PGFunction	fn;
+	const char *handler;
+}			builtin_handlers[] = {
+	{os_pay_points, "pay_points"},
+	{os_pay_card, "pay_card"},
+	{os_pay_bank_transfer, "pay_bank_transfer"},
+	{os_pay_points_card, "pay_points_card"},
+};
+
+static os_stmt insert_method = {
+	"INSERT INTO order_system.payment_method (name, handler, description)"
+	" VALUES ($1, $2, $3)",
+	3, {TEXTOID, REGPROCEDUREOID, TEXTOID}
+};
+
+static os_stmt enable_method = {
+	"UPDATE order_system.payment_method SET enabled = $2 WHERE name = $1",
+	2, {TEXTOID, BOOLOID}
+};
+
+/* ------------------------------------------------------------ jsonb */
+
+static JsonbValue *
+jsonb_key(JsonbContainer *obj, const char *key, JsonbValue *buf)
+{
+	if (obj == NULL || !JsonContainerIsObject(obj))
+		return NULL;
+	return getKeyJsonValueFromContainer(obj, key, strlen(key), buf);
+}
+
+/* An integer member: false if absent or null; 22023 if not an integer. */
+bool
+os_jsonb_get_int64(JsonbContainer *obj, const char *key, int64 *out)
+{
+	JsonbValue	buf;
+	JsonbValue *v = jsonb_key(obj, key, &buf);
+	char	   *s;
+	char	   *digits;
+
+	if (v == NULL || v->type == jbvNull)
+		return false;
+	if (v->type != jbvNumeric)
+		os_error(OS_ERR_INVALID_PARAMETER, "\"%s\" must be an integer", key);
+	s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	digits = s + (s[0] == '-');
+	if (digits[0] == '\0' || strspn(digits, "0123456789") != strlen(digits))
+		os_error(OS_ERR_INVALID_PARAMETER, "\"%s\" must be an integer, not %s", key, s);
+	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
+	return true;
+}
+
+/* A string member, NULL if absent or null; 22023 if not a string. */
+char *
+os_jsonb_get_str(JsonbContainer *obj, const char *key)
+{
+	JsonbValue	buf;
+	JsonbValue *v = jsonb_key(obj, key, &buf);
+
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type != jbvString)
+		os_error(OS_ERR_INVALID_PARAMETER, "\"%s\" must be a string", key);
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+Datum
+os_plan_to_jsonb(const os_payment_plan *plan)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	os_json_key_int(&buf, "points", plan->points_amount);
+	os_json_key_int(&buf, "external", plan->external_amount);
+	os_json_key_int(&buf, "expires_in_seconds", plan->expires_in_s);
+	os_json_key_str(&buf, "reference", plan->reference[0] ? plan->reference : NULL);
+	appendStringInfoChar(&buf, '}');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+/* A handler's jsonb answer as a plan; OS_ERR_BAD_PAYMENT_PLAN if malformed. */
+static void
+plan_from_jsonb(Jsonb *jb, os_payment_plan *plan)
+{
+	int			known = 0;
+	int64		v;
+	char	   *ref;
+
+	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
+		os_error(OS_ERR_BAD_PAYMENT_PLAN, "payment handler must return a jsonb object");
+	if (os_jsonb_get_int64(&jb->root, "points", &v))
+		plan->points_amount = v, known++;
+	if (os_jsonb_get_int64(&jb->root, "external", &v))
+		plan->external_amount = v, known++;
+	if (os_jsonb_get_int64(&jb->root, "expires_in_seconds", &v))
+		plan->expires_in_s = v, known++;
+	ref = os_jsonb_get_str(&jb->root, "reference");
+	if (ref != NULL)
+	{
+		if (strlen(ref) == 0 || strlen(ref) >= sizeof(plan->reference))
+			os_error(OS_ERR_BAD_PAYMENT_PLAN,
+					 "payment handler reference must be 1 to %d bytes",
+					 (int) sizeof(plan->reference) - 1);
+		strlcpy(plan->reference, ref, sizeof(plan->reference));
+		known++;
+	}
+	if (known == 0 || (uint32) known < JsonContainerSize(&jb->root))
+		os_error(OS_ERR_BAD_PAYMENT_PLAN,
+				 "payment handler returned unknown or no keys (allowed: points, external, expires_in_seconds, reference)");
+}
+
+/* -------------------------------------------------------- strategies */
+
+static void
+run_builtin(const char *handler, const os_payment_request *req,
+			os_payment_plan *plan)
+{
+	const os_payment_strategy *s = os_strategy_by_handler(handler);
+	os_result	r = s->plan(req, plan);
+
+	if (r == OS_ERR_INVALID_PARAMETER)
+		os_error(r, "payment method %s: payment_params.points must be between 0 and the order total",
+				 s->name);
+	os_check(r, s->name);
+}
+
+/* Call a registered (non built-in) handler with its owner's privileges. */
+static void
+run_registered(Oid handler, FmgrInfo *flinfo, const os_payment_request *req,
+			   const char *currency, Jsonb *params, os_payment_plan *plan)
+{
+	LOCAL_FCINFO(call, 5);
+	HeapTuple	tp;
+	Oid			owner;
+	Oid			save_user;
+	int			save_sec;
+	Datum		result;
+
+	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
+	if (!HeapTupleIsValid(tp))
+		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD, "payment handler %u does not exist", handler);
+	owner = ((Form_pg_proc) GETSTRUCT(tp))->proowner;
+	ReleaseSysCache(tp);
+
+	InitFunctionCallInfoData(*call, flinfo, 5, InvalidOid, NULL, NULL);
+	call->args[0].value = Int64GetDatum(req->order_id);
+	call->args[1].value = Int64GetDatum(req->member_id);
+	call->args[2].value = Int64GetDatum(req->amount);
+	call->args[3].value = CStringGetTextDatum(currency);
+	call->args[4].value = PointerGetDatum(params);
+	for (int i = 0; i < 5; i++)
+		call->args[i].isnull = false;
+	call->args[4].isnull = (params == NULL);
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	result = FunctionCallInvoke(call);
+	SetUserIdAndSecContext(save_user, save_sec);
+
+	plan_from_jsonb(call->isnull ? NULL : DatumGetJsonbP(result), plan);
+}
+
+/* Run the strategy behind handler; the plan comes back checked. */
+void
+os_payment_run_strategy(Oid handler, const os_payment_request *req,
+						const char *currency, Jsonb *params,
+						os_payment_plan *plan)
+{
+	FmgrInfo	flinfo;
+	os_result	r;
+	bool		builtin = false;
+
+	memset(plan, 0, sizeof(*plan));
+	fmgr_info(handler, &flinfo);
+	for (int i = 0; i < (int) lengthof(builtin_handlers) && !builtin; i++)
+		if (flinfo.fn_addr == builtin_handlers[i].fn)
+		{
+			run_builtin(builtin_handlers[i].handler, req, plan);
+			builtin = true;
+		}
+	if (!builtin)
+		run_registered(handler, &flinfo, req, currency, params, plan);
+	r = os_payment_plan_check(plan, req->amount);
+	if (r != OS_OK)
+		os_error(r, "payment plan (points " INT64_FORMAT ", external " INT64_FORMAT
+				 ") does not add up to the order total " INT64_FORMAT,
+				 plan->points_amount, plan->external_amount, req->amount);
+}
+
+/* The SQL face of a built-in handler, for inspection and composition. */
+static Datum
+builtin_handler_sql(FunctionCallInfo fcinfo, const char *handler)
+{
+	static const char *const names[] = {"order_id", "member_id", "amount", "currency"};
+	os_payment_request req;
+	os_payment_plan plan;
+	Jsonb	   *params = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+	int64		points = -1;
+
+	os_require_args(fcinfo, 4, names);
+	os_jsonb_get_int64(params ? &params->root : NULL, "points", &points);
+	req.order_id = PG_GETARG_INT64(0);
+	req.member_id = PG_GETARG_INT64(1);
+	req.amount = PG_GETARG_INT64(2);
+	req.points_requested = points;
+	req.card_timeout_s = os_payment_timeout_s;
+	req.bank_transfer_ttl_s = os_bank_transfer_ttl_s;
+	if (req.amount < 0)
+		os_error(OS_ERR_INVALID_PARAMETER, "amount must not be negative");
+	memset(&plan, 0, sizeof(plan));
+	run_builtin(handler, &req, &plan);
+	PG_RETURN_DATUM(os_plan_to_jsonb(&plan));
+}
+
+Datum
+os_pay_points(PG_FUNCTION_ARGS)
+{
+	return builtin_handler_sql(fcinfo, "pay_points");
+}
+
+Datum
+os_pay_card(PG_FUNCTION_ARGS)
+{
+	return builtin_handler_sql(fcinfo, "pay_card");
+}
+
+Datum
+os_pay_bank_transfer(PG_FUNCTION_ARGS)
+{
+	return builtin_handler_sql(fcinfo, "pay_bank_transfer");
+}
+
+Datum
+os_pay_points_card(PG_FUNCTION_ARGS)
+{
+	return builtin_handler_sql(fcinfo, "pay_points_card");
+}
+
+/* ---------------------------------------------------------- registry */
+
+static void
+check_handler_signature(Oid handler)
+{
+	HeapTuple	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
+	Form_pg_proc p;
+	bool		ok;
+
+	if (!HeapTupleIsValid(tp))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function %u does not exist", handler)));
+	p = (Form_pg_proc) GETSTRUCT(tp);
+	ok = p->prokind == PROKIND_FUNCTION && !p->proretset &&
+		p->prorettype == JSONBOID && p->pronargs == 5 &&
+		p->proargtypes.values[0] == INT8OID && p->proargtypes.values[1] == INT8OID &&
+		p->proargtypes.values[2] == INT8OID && p->proargtypes.values[3] == TEXTOID &&
+		p->proargtypes.values[4] == JSONBOID;
+	ReleaseSysCache(tp);
+	if (!ok)
+		os_error(OS_ERR_INVALID_PARAMETER,
+				 "payment handler must be a function (bigint, bigint, bigint, text, jsonb) returning jsonb");
+	if (!pg_proc_ownercheck(handler, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only the owner of function %u may register it as a payment handler",
+						handler)));
+}
+
+/* register_payment_method(name, handler, description) */
+Datum
+os_register_payment_method(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"name", "handler"};
+	char	   *name;
+	char	   *description;
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	os_require_args(fcinfo, 2, names);
+	name = os_text_arg(fcinfo, 0, "name", 63);
+	description = os_text_arg(fcinfo, 2, "description", 1000);
+	if (name[0] < 'a' || name[0] > 'z' ||
+		strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
+		os_error(OS_ERR_INVALID_PARAMETER,
+				 "payment method name \"%s\" must be lower-case letters, digits and _", name);
+	check_handler_signature(PG_GETARG_OID(1));
+	values[0] = CStringGetTextDatum(name);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = description ? CStringGetTextDatum(description) : (Datum) 0;
+	nulls[2] = description ? ' ' : 'n';
+	SPI_connect();
+	os_exec(&insert_method, values, nulls, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* set_payment_method_enabled(name, enabled) -> enabled */
+Datum
+os_set_payment_method_enabled(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"name", "enabled"};
+	Datum		values[2];
+
+	os_require_args(fcinfo, 2, names);
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	SPI_connect();
+	if (os_exec(&enable_method, values, NULL, 0) == 0)
+		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD, "payment method \"%s\" does not exist",
+				 text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	SPI_finish();
+	PG_RETURN_BOOL(PG_GETARG_BOOL(1));
+}

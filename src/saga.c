@@ -1,0 +1,397 @@
+/*
+ * saga.c
+ *	  Saga steps after placement and their compensations: confirm or decline
+ *	  a payment, confirm a deposit, cancel, expire, complete, refund.
+ *
+ * Every step locks the order row, asks the core state machine what the
+ * event does, and only on a move applies its effects.  The row lock makes
+ * racing steps (cancel vs confirm) take turns, and the state machine makes
+ * the loser a no-op or an illegal-transition error, so each compensation
+ * (release stock, refund points, void or refund the payment) runs once.
+ */
+#include "order_system.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(os_confirm_payment);
+PG_FUNCTION_INFO_V1(os_decline_payment);
+PG_FUNCTION_INFO_V1(os_confirm_deposit);
+PG_FUNCTION_INFO_V1(os_cancel_order);
+PG_FUNCTION_INFO_V1(os_expire_orders);
+PG_FUNCTION_INFO_V1(os_complete_order);
+PG_FUNCTION_INFO_V1(os_refund_order);
+
+typedef struct order_row
+{
+	int64		id;
+	int64		member_id;
+	os_state	status;
+	char	   *currency;
+	int64		payment_id;
+	int64		points_amount;
+	int64		external_amount;
+} order_row;
+
+/* How stock moves when a step settles an order's lines. */
+typedef enum
+{
+	STOCK_SELL,					/* reserved -> sold (capture) */
+	STOCK_RELEASE,				/* reserved -> available (cancel, expire) */
+	STOCK_RETURN				/* sold -> available (refund) */
+} stock_move;
+
+static os_stmt lock_order = {
+	"SELECT o.status, o.member_id, o.currency, p.id, p.points_amount, p.external_amount"
+	" FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
+	" WHERE o.id = $1 FOR NO KEY UPDATE OF o",
+	1, {INT8OID}
+};
+
+static os_stmt lock_products = {
+	"SELECT p.id FROM order_system.product p WHERE p.id IN"
+	" (SELECT l.product_id FROM order_system.order_line l WHERE l.order_id = $1)"
+	" ORDER BY p.id FOR NO KEY UPDATE OF p",
+	1, {INT8OID}
+};
+
+static os_stmt stock_moves[] = {
+	[STOCK_SELL] = {
+		"UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
+		" stock_sold = p.stock_sold + l.quantity"
+		" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
+		1, {INT8OID}
+	},
+	[STOCK_RELEASE] = {
+		"UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
+		" stock_available = p.stock_available + l.quantity"
+		" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
+		1, {INT8OID}
+	},
+	[STOCK_RETURN] = {
+		"UPDATE order_system.product p SET stock_sold = p.stock_sold - l.quantity,"
+		" stock_available = p.stock_available + l.quantity"
+		" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
+		1, {INT8OID}
+	},
+};
+
+static os_stmt set_order_status = {
+	"UPDATE order_system.orders SET status = $2, status_reason = coalesce($3, status_reason),"
+	" points_earned = points_earned + $4, updated_at = pg_catalog.now() WHERE id = $1",
+	4, {INT8OID, TEXTOID, TEXTOID, INT8OID}
+};
+
+static os_stmt set_payment_status = {
+	"UPDATE order_system.payment SET status = $2, gateway_ref = coalesce($3, gateway_ref),"
+	" updated_at = pg_catalog.now() WHERE id = $1",
+	3, {INT8OID, TEXTOID, TEXTOID}
+};
+
+static os_stmt find_deposit = {
+	"SELECT order_id, external_amount FROM order_system.payment WHERE reference = $1",
+	1, {TEXTOID}
+};
+
+static os_stmt expirable = {
+	"SELECT o.id FROM order_system.orders o"
+	" JOIN order_system.payment p ON p.order_id = o.id"
+	" WHERE o.status = 'pending_payment' AND p.status = 'pending'"
+	" AND p.expires_at <= pg_catalog.now()"
+	" ORDER BY p.expires_at LIMIT $1 FOR NO KEY UPDATE OF o SKIP LOCKED",
+	1, {INT4OID}
+};
+
+/* ------------------------------------------------------------ effects */
+
+static void
+load_order(int64 order_id, order_row *o)
+{
+	Datum		v = Int64GetDatum(order_id);
+	char	   *status;
+
+	if (os_exec(&lock_order, &v, NULL, 1) == 0)
+		os_error(OS_ERR_ORDER_NOT_FOUND, "order " INT64_FORMAT " not found", order_id);
+	status = os_getstr(0, 1);
+	if (!os_state_parse(status, &o->status))
+		os_error(OS_ERR_ILLEGAL_TRANSITION, "order " INT64_FORMAT " has unknown status \"%s\"",
+				 order_id, status);
+	o->id = order_id;
+	o->member_id = os_getint64(0, 2);
+	o->currency = os_getstr(0, 3);
+	o->payment_id = os_getint64(0, 4);
+	o->points_amount = os_getint64(0, 5);
+	o->external_amount = os_getint64(0, 6);
+}
+
+static void
+move_stock(const order_row *o, stock_move how)
+{
+	Datum		v = Int64GetDatum(o->id);
+
+	os_exec(&lock_products, &v, NULL, 0);
+	os_exec(&stock_moves[how], &v, NULL, 0);
+}
+
+static void
+update_status(const order_row *o, os_state to, const char *reason, int64 earned)
+{
+	Datum		v[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	v[0] = Int64GetDatum(o->id);
+	v[1] = CStringGetTextDatum(os_state_name(to));
+	v[2] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	nulls[2] = reason ? ' ' : 'n';
+	v[3] = Int64GetDatum(earned);
+	os_exec(&set_order_status, v, nulls, 0);
+}
+
+static void
+update_payment(const order_row *o, const char *status, const char *gateway_ref)
+{
+	Datum		v[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	v[0] = Int64GetDatum(o->payment_id);
+	v[1] = CStringGetTextDatum(status);
+	v[2] = gateway_ref ? CStringGetTextDatum(gateway_ref) : (Datum) 0;
+	nulls[2] = gateway_ref ? ' ' : 'n';
+	os_exec(&set_payment_status, v, nulls, 0);
+}
+
+/* Give back points an order spent; returns how many. */
+static int64
+refund_points(const order_row *o, const char *reason)
+{
+	if (o->points_amount > 0)
+		os_points_apply(o->member_id, o->id, "refund", o->points_amount, reason, NULL);
+	return o->points_amount;
+}
+
+static void
+emit(const char *type, const order_row *o, const char *k1, int64 v1,
+	 const char *k2, int64 v2, const char *reason)
+{
+	StringInfoData p;
+
+	initStringInfo(&p);
+	appendStringInfoChar(&p, '{');
+	os_json_key_int(&p, "order_id", o->id);
+	os_json_key_int(&p, "payment_id", o->payment_id);
+	if (k1)
+		os_json_key_int(&p, k1, v1);
+	if (k2)
+		os_json_key_int(&p, k2, v2);
+	if (reason)
+		os_json_key_str(&p, "reason", reason);
+	appendStringInfoChar(&p, '}');
+	os_emit_event(type, "order", o->id, p.data);
+}
+
+/* ------------------------------------------------------------- steps */
+
+static void
+step_capture(const order_row *o, const char *gateway_ref)
+{
+	move_stock(o, STOCK_SELL);
+	update_payment(o, "captured", gateway_ref);
+	update_status(o, OS_STATE_PAID, NULL, 0);
+	emit("order.paid", o, "amount", o->external_amount, NULL, 0, NULL);
+}
+
+/* decline, cancel and expire: release stock, refund points, end payment */
+static void
+step_unwind(const order_row *o, os_event ev, os_state to, const char *reason)
+{
+	const char *payment_status = ev == OS_EVENT_DECLINE ? "declined" :
+		ev == OS_EVENT_EXPIRE ? "expired" : "voided";
+	int64		refunded;
+
+	move_stock(o, STOCK_RELEASE);
+	refunded = refund_points(o, reason);
+	update_payment(o, payment_status, NULL);
+	update_status(o, to, reason, 0);
+	emit(to == OS_STATE_EXPIRED ? "order.expired" : "order.cancelled", o,
+		 "points_refunded", refunded, NULL, 0, reason);
+	if (o->external_amount > 0 && ev != OS_EVENT_DECLINE)
+		emit("payment.voided", o, "amount", o->external_amount, NULL, 0, reason);
+}
+
+static void
+step_complete(const order_row *o)
+{
+	int64		earned = 0;
+
+	if (strcmp(o->currency, os_points_currency) == 0)
+		os_check(os_points_earned(o->external_amount, os_points_earn_rate_bp, &earned),
+				 "points earned");
+	if (earned > 0)
+		os_points_apply(o->member_id, o->id, "earn", earned, NULL, NULL);
+	update_status(o, OS_STATE_COMPLETED, NULL, earned);
+	emit("order.completed", o, "points_earned", earned, NULL, 0, NULL);
+}
+
+static void
+step_refund(const order_row *o, const char *reason)
+{
+	int64		refunded;
+
+	move_stock(o, STOCK_RETURN);
+	refunded = refund_points(o, reason);
+	update_payment(o, "refunded", NULL);
+	update_status(o, OS_STATE_REFUNDED, reason, 0);
+	emit("order.refunded", o, "points_refunded", refunded,
+		 "external_refund", o->external_amount, reason);
+	if (o->external_amount > 0)
+		emit("payment.refunded", o, "amount", o->external_amount, NULL, 0, reason);
+}
+
+/*
+ * Apply one saga event to an order; returns the status afterwards.  A repeat
+ * of a step already taken changes nothing; a step the state machine does not
+ * allow raises OS007 and changes nothing.
+ */
+const char *
+os_saga_apply(int64 order_id, os_event ev, const char *reason,
+			  const char *gateway_ref)
+{
+	order_row	o;
+	os_state	to;
+	os_result	r;
+
+	load_order(order_id, &o);
+	r = os_transition(o.status, ev, &to);
+	if (r == OS_NOOP)
+		return os_state_name(o.status);
+	if (r != OS_OK)
+		os_error(OS_ERR_ILLEGAL_TRANSITION, "order " INT64_FORMAT " is %s and cannot %s",
+				 order_id, os_state_name(o.status), os_event_name(ev));
+	switch (ev)
+	{
+		case OS_EVENT_CAPTURE:
+			step_capture(&o, gateway_ref);
+			break;
+		case OS_EVENT_DECLINE:
+		case OS_EVENT_CANCEL:
+		case OS_EVENT_EXPIRE:
+			step_unwind(&o, ev, to, reason);
+			break;
+		case OS_EVENT_COMPLETE:
+			step_complete(&o);
+			break;
+		case OS_EVENT_REFUND:
+			step_refund(&o, reason);
+			break;
+		case OS_EVENT_COUNT:
+			break;
+	}
+	return os_state_name(to);
+}
+
+/* ------------------------------------------------------- SQL functions */
+
+/* Shared body of the (order_id, optional text) steps. */
+static Datum
+saga_sql(FunctionCallInfo fcinfo, os_event ev, const char *text_name)
+{
+	static const char *const names[] = {"order_id"};
+	char	   *text_arg;
+	const char *status;
+
+	os_require_args(fcinfo, 1, names);
+	text_arg = text_name ? os_text_arg(fcinfo, 1, text_name, 1000) : NULL;
+	SPI_connect();
+	status = os_saga_apply(PG_GETARG_INT64(0), ev,
+						   ev == OS_EVENT_CAPTURE ? NULL : text_arg,
+						   ev == OS_EVENT_CAPTURE ? text_arg : NULL);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(status));
+}
+
+Datum
+os_confirm_payment(PG_FUNCTION_ARGS)
+{
+	return saga_sql(fcinfo, OS_EVENT_CAPTURE, "gateway_ref");
+}
+
+Datum
+os_decline_payment(PG_FUNCTION_ARGS)
+{
+	return saga_sql(fcinfo, OS_EVENT_DECLINE, "reason");
+}
+
+Datum
+os_cancel_order(PG_FUNCTION_ARGS)
+{
+	return saga_sql(fcinfo, OS_EVENT_CANCEL, "reason");
+}
+
+Datum
+os_complete_order(PG_FUNCTION_ARGS)
+{
+	return saga_sql(fcinfo, OS_EVENT_COMPLETE, NULL);
+}
+
+Datum
+os_refund_order(PG_FUNCTION_ARGS)
+{
+	return saga_sql(fcinfo, OS_EVENT_REFUND, "reason");
+}
+
+/* confirm_deposit(reference, amount): a bank transfer arrived. */
+Datum
+os_confirm_deposit(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"reference", "amount"};
+	char	   *reference;
+	int64		amount;
+	int64		order_id;
+	const char *status;
+	Datum		v;
+
+	os_require_args(fcinfo, 2, names);
+	reference = os_text_arg(fcinfo, 0, "reference", 200);
+	amount = PG_GETARG_INT64(1);
+	SPI_connect();
+	v = CStringGetTextDatum(reference);
+	if (os_exec(&find_deposit, &v, NULL, 1) == 0)
+		os_error(OS_ERR_PAYMENT_NOT_FOUND, "no payment has reference \"%s\"", reference);
+	order_id = os_getint64(0, 1);
+	if (os_getint64(0, 2) != amount)
+		os_error(OS_ERR_PAYMENT_MISMATCH,
+				 "deposit of " INT64_FORMAT " does not match the " INT64_FORMAT " due on \"%s\"",
+				 amount, os_getint64(0, 2), reference);
+	status = os_saga_apply(order_id, OS_EVENT_CAPTURE, NULL, reference);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(status));
+}
+
+/* expire_orders(max_orders): expire unpaid orders past their deadline. */
+Datum
+os_expire_orders(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"max_orders"};
+	int32		max_orders;
+	int			n;
+	int			expired = 0;
+	int64	   *ids;
+	Datum		v;
+
+	os_require_args(fcinfo, 1, names);
+	max_orders = PG_GETARG_INT32(0);
+	if (max_orders <= 0)
+		os_error(OS_ERR_INVALID_PARAMETER, "max_orders must be positive");
+	SPI_connect();
+	v = Int32GetDatum(max_orders);
+	n = os_exec(&expirable, &v, NULL, 0);
+	ids = palloc(sizeof(int64) * (n > 0 ? n : 1));
+	for (int i = 0; i < n; i++)
+		ids[i] = os_getint64(i, 1);
+	for (int i = 0; i < n; i++)
+		if (strcmp(os_saga_apply(ids[i], OS_EVENT_EXPIRE, "payment deadline passed", NULL),
+				   "expired") == 0)
+			expired++;
+	SPI_finish();
+	PG_RETURN_INT32(expired);
+}
