@@ -304,7 +304,8 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'os_refund_order'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
--- Payment strategies: built-in handlers and the registry
+-- Payment strategies: built-in handlers and the registry.  Registering runs
+-- as the caller, not as the extension owner (see the grants below).
 CREATE FUNCTION order_system.pay_points(order_id bigint, member_id bigint, amount bigint,
 										currency text, params jsonb)
 RETURNS jsonb
@@ -333,12 +334,12 @@ CREATE FUNCTION order_system.register_payment_method(name text, handler regproce
 													 description text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'os_register_payment_method'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION order_system.set_payment_method_enabled(name text, enabled boolean)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'os_set_payment_method_enabled'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 
 -- The domain core, exported for tests and operators
 CREATE FUNCTION order_system.order_transitions(
@@ -542,3 +543,6 @@ TO order_system_app;
 
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA order_system TO order_system_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA order_system TO order_system_admin;
+-- Registering a method runs as the caller (SECURITY INVOKER), so that only a
+-- handler's owner can register it; the admin role writes the registry.
+GRANT INSERT, UPDATE ON order_system.payment_method TO order_system_admin;

@@ -417,7 +417,9 @@ emit_placed(const place_request *req, const place_result *res,
 	}
 	else
 	{
-		os_json_key_int(&p, "amount", 0);
+		os_json_key_int(&p, "points_amount", plan->points_amount);
+		os_json_key_int(&p, "external_amount", 0);
+		os_json_key_str(&p, "gateway_ref", NULL);
 		appendStringInfoChar(&p, '}');
 		os_emit_event("order.paid", "order", res->order_id, p.data);
 	}

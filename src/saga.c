@@ -169,24 +169,21 @@ refund_points(const order_row *o, const char *reason)
 	return o->points_amount;
 }
 
+/* Start an order event's payload: {"order_id": .., "payment_id": .. */
 static void
-emit(const char *type, const order_row *o, const char *k1, int64 v1,
-	 const char *k2, int64 v2, const char *reason)
+payload_begin(StringInfo p, const order_row *o)
 {
-	StringInfoData p;
+	initStringInfo(p);
+	appendStringInfoChar(p, '{');
+	os_json_key_int(p, "order_id", o->id);
+	os_json_key_int(p, "payment_id", o->payment_id);
+}
 
-	initStringInfo(&p);
-	appendStringInfoChar(&p, '{');
-	os_json_key_int(&p, "order_id", o->id);
-	os_json_key_int(&p, "payment_id", o->payment_id);
-	if (k1)
-		os_json_key_int(&p, k1, v1);
-	if (k2)
-		os_json_key_int(&p, k2, v2);
-	if (reason)
-		os_json_key_str(&p, "reason", reason);
-	appendStringInfoChar(&p, '}');
-	os_emit_event(type, "order", o->id, p.data);
+static void
+payload_emit(StringInfo p, const char *type, const order_row *o)
+{
+	appendStringInfoChar(p, '}');
+	os_emit_event(type, "order", o->id, p->data);
 }
 
 /* ------------------------------------------------------------- steps */
@@ -194,10 +191,16 @@ emit(const char *type, const order_row *o, const char *k1, int64 v1,
 static void
 step_capture(const order_row *o, const char *gateway_ref)
 {
+	StringInfoData p;
+
 	move_stock(o, STOCK_SELL);
 	update_payment(o, "captured", gateway_ref);
 	update_status(o, OS_STATE_PAID, NULL, 0);
-	emit("order.paid", o, "amount", o->external_amount, NULL, 0, NULL);
+	payload_begin(&p, o);
+	os_json_key_int(&p, "points_amount", o->points_amount);
+	os_json_key_int(&p, "external_amount", o->external_amount);
+	os_json_key_str(&p, "gateway_ref", gateway_ref);
+	payload_emit(&p, "order.paid", o);
 }
 
 /* decline, cancel and expire: release stock, refund points, end payment */
@@ -206,22 +209,30 @@ step_unwind(const order_row *o, os_event ev, os_state to, const char *reason)
 {
 	const char *payment_status = ev == OS_EVENT_DECLINE ? "declined" :
 		ev == OS_EVENT_EXPIRE ? "expired" : "voided";
-	int64		refunded;
+	StringInfoData p;
 
 	move_stock(o, STOCK_RELEASE);
-	refunded = refund_points(o, reason);
 	update_payment(o, payment_status, NULL);
 	update_status(o, to, reason, 0);
-	emit(to == OS_STATE_EXPIRED ? "order.expired" : "order.cancelled", o,
-		 "points_refunded", refunded, NULL, 0, reason);
+	payload_begin(&p, o);
+	os_json_key_str(&p, "payment_status", payment_status);
+	os_json_key_int(&p, "points_refunded", refund_points(o, reason));
+	os_json_key_str(&p, "reason", reason);
+	payload_emit(&p, to == OS_STATE_EXPIRED ? "order.expired" : "order.cancelled", o);
 	if (o->external_amount > 0 && ev != OS_EVENT_DECLINE)
-		emit("payment.voided", o, "amount", o->external_amount, NULL, 0, reason);
+	{
+		payload_begin(&p, o);
+		os_json_key_int(&p, "amount", o->external_amount);
+		os_json_key_str(&p, "reason", reason);
+		payload_emit(&p, "payment.voided", o);
+	}
 }
 
 static void
 step_complete(const order_row *o)
 {
 	int64		earned = 0;
+	StringInfoData p;
 
 	if (strcmp(o->currency, os_points_currency) == 0)
 		os_check(os_points_earned(o->external_amount, os_points_earn_rate_bp, &earned),
@@ -229,22 +240,31 @@ step_complete(const order_row *o)
 	if (earned > 0)
 		os_points_apply(o->member_id, o->id, "earn", earned, NULL, NULL);
 	update_status(o, OS_STATE_COMPLETED, NULL, earned);
-	emit("order.completed", o, "points_earned", earned, NULL, 0, NULL);
+	payload_begin(&p, o);
+	os_json_key_int(&p, "points_earned", earned);
+	payload_emit(&p, "order.completed", o);
 }
 
 static void
 step_refund(const order_row *o, const char *reason)
 {
-	int64		refunded;
+	StringInfoData p;
 
 	move_stock(o, STOCK_RETURN);
-	refunded = refund_points(o, reason);
 	update_payment(o, "refunded", NULL);
 	update_status(o, OS_STATE_REFUNDED, reason, 0);
-	emit("order.refunded", o, "points_refunded", refunded,
-		 "external_refund", o->external_amount, reason);
+	payload_begin(&p, o);
+	os_json_key_int(&p, "points_refunded", refund_points(o, reason));
+	os_json_key_int(&p, "external_refund", o->external_amount);
+	os_json_key_str(&p, "reason", reason);
+	payload_emit(&p, "order.refunded", o);
 	if (o->external_amount > 0)
-		emit("payment.refunded", o, "amount", o->external_amount, NULL, 0, reason);
+	{
+		payload_begin(&p, o);
+		os_json_key_int(&p, "amount", o->external_amount);
+		os_json_key_str(&p, "reason", reason);
+		payload_emit(&p, "payment.refunded", o);
+	}
 }
 
 /*

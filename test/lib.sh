@@ -29,6 +29,7 @@ os_ensure_packages() {
 OS_PGBIN=/usr/lib/postgresql/15/bin
 export PATH="$OS_PGBIN:$PATH"
 export PG_CONFIG="$OS_PGBIN/pg_config"
+OS_PGXS_SRC=$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")
 
 # Build (warnings are errors) and install the extension.
 os_build_install() {

@@ -1,0 +1,86 @@
+# Installing, dumping and restoring order_system on a fresh cluster:
+# a foreign order_system schema is refused, \dx shows the version, pg_dump
+# keeps every user row and the sequences, and DROP/CREATE works again.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('install');
+$node->init;
+$node->start;
+
+# A schema created beforehand by another role could hold planted objects.
+$node->safe_psql('postgres', q{
+	CREATE ROLE mallory LOGIN;
+	CREATE SCHEMA order_system AUTHORIZATION mallory;
+});
+my ($rc, $out, $err) = $node->psql('postgres', 'CREATE EXTENSION order_system');
+isnt($rc, 0, 'CREATE EXTENSION refuses a schema owned by another role');
+like($err, qr/schema "order_system" already exists and is not an empty schema owned by/,
+	'with a clear message');
+
+# Same owner but not empty: refused as well.
+$node->safe_psql('postgres', q{
+	DROP SCHEMA order_system;
+	CREATE SCHEMA order_system;
+	CREATE FUNCTION order_system.place_order(bigint) RETURNS int LANGUAGE sql RETURN 1;
+});
+($rc, $out, $err) = $node->psql('postgres', 'CREATE EXTENSION order_system');
+isnt($rc, 0, 'CREATE EXTENSION refuses a schema that already holds objects');
+$node->safe_psql('postgres', 'DROP SCHEMA order_system CASCADE');
+
+$node->safe_psql('postgres', 'CREATE EXTENSION order_system');
+is($node->safe_psql('postgres',
+		q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
+	'0.1.0', '\dx shows version 0.1.0');
+
+# Some data through the API, one order in each state family.
+$node->safe_psql('postgres', q{
+	SELECT order_system.create_member('Dump Test', 'dump@example.com', 1000);
+	SELECT order_system.create_product('D-1', 'Dumped', 100, 'KRW', 10);
+	SELECT order_system.place_order(1, '[{"product_id": 1, "quantity": 2}]', 'card', 'k-1');
+	SELECT order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'points');
+	SELECT order_system.confirm_payment(1);
+	CREATE FUNCTION public.pay_half(bigint, bigint, bigint, text, jsonb) RETURNS jsonb
+		LANGUAGE sql RETURN jsonb_build_object('points', 0, 'external', $3);
+	SELECT order_system.register_payment_method('custom', 'public.pay_half(bigint,bigint,bigint,text,jsonb)');
+});
+my $counts = q{
+	SELECT (SELECT count(*) FROM order_system.member) || ',' ||
+		   (SELECT count(*) FROM order_system.product) || ',' ||
+		   (SELECT count(*) FROM order_system.orders) || ',' ||
+		   (SELECT count(*) FROM order_system.order_line) || ',' ||
+		   (SELECT count(*) FROM order_system.payment) || ',' ||
+		   (SELECT count(*) FROM order_system.points_ledger) || ',' ||
+		   (SELECT count(*) FROM order_system.outbox) || ',' ||
+		   (SELECT count(*) FROM order_system.payment_method)
+};
+my $before = $node->safe_psql('postgres', $counts);
+
+my $dump = $node->basedir . '/dump.sql';
+$node->command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ], 'pg_dump runs');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
+		$node->connstr('restored'), '-f', $dump ], 'the dump restores');
+is($node->safe_psql('restored', $counts), $before, 'every user row survives pg_dump');
+is($node->safe_psql('restored', 'SELECT count(*) FROM order_system.check_invariants()'),
+	'0', 'invariants hold after restore');
+is($node->safe_psql('restored', q{
+	SELECT order_id FROM order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'custom')}),
+	'3', 'sequences survive: the next order gets the next id, with a registered method');
+is($node->safe_psql('restored', q{
+	SELECT replayed FROM order_system.place_order(1, '[{"product_id": 1, "quantity": 2}]', 'card', 'k-1')}),
+	't', 'idempotency keys survive pg_dump');
+
+$node->safe_psql('postgres', 'DROP EXTENSION order_system');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_class WHERE relnamespace = 'order_system'::regnamespace}),
+	'0', 'DROP EXTENSION leaves at most the empty schema behind');
+$node->safe_psql('postgres', 'CREATE EXTENSION order_system');
+is($node->safe_psql('postgres', q{SELECT order_system.create_member('Again')}), '1',
+	'the extension installs again into its own empty schema after DROP');
+
+$node->stop;
+done_testing();
