@@ -48,6 +48,9 @@ typedef struct os_stmt
 	SPIPlanPtr	plan;
 } os_stmt;
 
+/* OS_STMT(sql, nargs, argtype, ...): a statement, prepared on first use. */
+#define OS_STMT(sql, nargs, ...) {(sql), (nargs), {__VA_ARGS__}, NULL}
+
 extern int	os_exec(os_stmt *stmt, Datum *values, const char *nulls, long count);
 extern Datum os_getattr(int row, int col, bool *isnull);
 extern int64 os_getint64(int row, int col);

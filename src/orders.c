@@ -47,70 +47,61 @@ typedef struct place_result
 	bool		replayed;
 } place_result;
 
-static os_stmt find_by_key = {
+static os_stmt find_by_key = OS_STMT(
 	"SELECT o.id, o.status, o.total_amount, o.currency, p.id, p.status, p.reference,"
 	" p.expires_at, o.request_fingerprint"
 	" FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
 	" WHERE o.member_id = $1 AND o.idempotency_key = $2",
-	2, {INT8OID, TEXTOID}
-};
+	2, INT8OID, TEXTOID);
 
-static os_stmt member_active = {
+static os_stmt member_active = OS_STMT(
 	"SELECT active FROM order_system.member WHERE id = $1",
-	1, {INT8OID}
-};
+	1, INT8OID);
 
-static os_stmt find_method = {
+static os_stmt find_method = OS_STMT(
 	"SELECT handler::pg_catalog.oid, enabled FROM order_system.payment_method WHERE name = $1",
-	1, {TEXTOID}
-};
+	1, TEXTOID);
 
-static os_stmt reserve_stock = {
+static os_stmt reserve_stock = OS_STMT(
 	"UPDATE order_system.product"
 	" SET stock_available = stock_available - $2, stock_reserved = stock_reserved + $2"
 	" WHERE id = $1 AND active AND stock_available >= $2 RETURNING price, currency",
-	2, {INT8OID, INT8OID}
-};
+	2, INT8OID, INT8OID);
 
-static os_stmt why_not_reserved = {
+static os_stmt why_not_reserved = OS_STMT(
 	"SELECT active, stock_available FROM order_system.product WHERE id = $1",
-	1, {INT8OID}
-};
+	1, INT8OID);
 
-static os_stmt next_order_id = {
-	"SELECT pg_catalog.nextval('order_system.orders_id_seq')", 0, {InvalidOid}
-};
+static os_stmt next_order_id = OS_STMT(
+	"SELECT pg_catalog.nextval('order_system.orders_id_seq')",
+	0, InvalidOid);
 
-static os_stmt insert_order = {
+static os_stmt insert_order = OS_STMT(
 	"INSERT INTO order_system.orders (id, member_id, status, currency, total_amount,"
 	" payment_method, idempotency_key, request_fingerprint)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-	8, {INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID}
-};
+	8, INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID);
 
-static os_stmt insert_lines = {
+static os_stmt insert_lines = OS_STMT(
 	"INSERT INTO order_system.order_line (order_id, product_id, quantity, unit_price, amount)"
 	" SELECT $1, l.* FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
 	" pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[]),"
 	" pg_catalog.unnest($5::pg_catalog.int8[])) AS l",
-	5, {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID}
-};
+	5, INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID);
 
-static os_stmt insert_payment = {
+static os_stmt insert_payment = OS_STMT(
 	"INSERT INTO order_system.payment (order_id, method, amount, points_amount,"
 	" external_amount, status, reference, expires_at)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'pending'"
 	" THEN pg_catalog.now() + pg_catalog.make_interval(secs => $8) END)"
 	" RETURNING id, expires_at, pg_catalog.to_json(expires_at)::text",
-	8, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT8OID}
-};
+	8, INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT8OID);
 
-static os_stmt sell_reserved = {
+static os_stmt sell_reserved = OS_STMT(
 	"UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
 	" stock_sold = p.stock_sold + l.quantity"
 	" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
-	1, {INT8OID}
-};
+	1, INT8OID);
 
 /* ------------------------------------------------------------ parsing */
 

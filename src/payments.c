@@ -39,16 +39,14 @@ static const struct
 	{os_pay_points_card, "pay_points_card"},
 };
 
-static os_stmt insert_method = {
+static os_stmt insert_method = OS_STMT(
 	"INSERT INTO order_system.payment_method (name, handler, description)"
 	" VALUES ($1, $2, $3)",
-	3, {TEXTOID, REGPROCEDUREOID, TEXTOID}
-};
+	3, TEXTOID, REGPROCEDUREOID, TEXTOID);
 
-static os_stmt enable_method = {
+static os_stmt enable_method = OS_STMT(
 	"UPDATE order_system.payment_method SET enabled = $2 WHERE name = $1",
-	2, {TEXTOID, BOOLOID}
-};
+	2, TEXTOID, BOOLOID);
 
 /* ------------------------------------------------------------ jsonb */
 

@@ -13,29 +13,25 @@ PG_FUNCTION_INFO_V1(os_set_price);
 PG_FUNCTION_INFO_V1(os_restock);
 PG_FUNCTION_INFO_V1(os_deactivate_product);
 
-static os_stmt insert_product = {
+static os_stmt insert_product = OS_STMT(
 	"INSERT INTO order_system.product"
 	" (sku, name, price, currency, stock_available, stock_received)"
 	" VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-	5, {TEXTOID, TEXTOID, INT8OID, TEXTOID, INT8OID}
-};
+	5, TEXTOID, TEXTOID, INT8OID, TEXTOID, INT8OID);
 
-static os_stmt update_price = {
+static os_stmt update_price = OS_STMT(
 	"UPDATE order_system.product SET price = $2 WHERE id = $1",
-	2, {INT8OID, INT8OID}
-};
+	2, INT8OID, INT8OID);
 
-static os_stmt add_stock = {
+static os_stmt add_stock = OS_STMT(
 	"UPDATE order_system.product SET stock_available = stock_available + $2,"
 	" stock_received = stock_received + $2 WHERE id = $1 RETURNING stock_available",
-	2, {INT8OID, INT8OID}
-};
+	2, INT8OID, INT8OID);
 
-static os_stmt deactivate_product = {
+static os_stmt deactivate_product = OS_STMT(
 	"UPDATE order_system.product SET active = false WHERE id = $1"
 	" RETURNING (SELECT p.active FROM order_system.product p WHERE p.id = $1)",
-	1, {INT8OID}
-};
+	1, INT8OID);
 
 static void
 check_currency_code(const char *c)
@@ -83,7 +79,7 @@ os_create_product(PG_FUNCTION_ARGS)
 	sku = os_text_arg(fcinfo, 0, "sku", 64);
 	name = os_text_arg(fcinfo, 1, "name", 200);
 	price = PG_GETARG_INT64(2);
-	currency = os_text_arg(fcinfo, 3, "currency", 3);
+	currency = os_text_arg(fcinfo, 3, "currency", 16);
 	if (sku[0] == '\0' || name[0] == '\0')
 		os_error(OS_ERR_INVALID_PARAMETER, "sku and name must not be empty");
 	check_price(price);

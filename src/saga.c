@@ -41,66 +41,57 @@ typedef enum
 	STOCK_RETURN				/* sold -> available (refund) */
 } stock_move;
 
-static os_stmt lock_order = {
+static os_stmt lock_order = OS_STMT(
 	"SELECT o.status, o.member_id, o.currency, p.id, p.points_amount, p.external_amount"
 	" FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
 	" WHERE o.id = $1 FOR NO KEY UPDATE OF o",
-	1, {INT8OID}
-};
+	1, INT8OID);
 
-static os_stmt lock_products = {
+static os_stmt lock_products = OS_STMT(
 	"SELECT p.id FROM order_system.product p WHERE p.id IN"
 	" (SELECT l.product_id FROM order_system.order_line l WHERE l.order_id = $1)"
 	" ORDER BY p.id FOR NO KEY UPDATE OF p",
-	1, {INT8OID}
-};
+	1, INT8OID);
 
 static os_stmt stock_moves[] = {
-	[STOCK_SELL] = {
+	[STOCK_SELL] = OS_STMT(
 		"UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
 		" stock_sold = p.stock_sold + l.quantity"
 		" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
-		1, {INT8OID}
-	},
-	[STOCK_RELEASE] = {
+		1, INT8OID),
+	[STOCK_RELEASE] = OS_STMT(
 		"UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
 		" stock_available = p.stock_available + l.quantity"
 		" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
-		1, {INT8OID}
-	},
-	[STOCK_RETURN] = {
+		1, INT8OID),
+	[STOCK_RETURN] = OS_STMT(
 		"UPDATE order_system.product p SET stock_sold = p.stock_sold - l.quantity,"
 		" stock_available = p.stock_available + l.quantity"
 		" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
-		1, {INT8OID}
-	},
+		1, INT8OID),
 };
 
-static os_stmt set_order_status = {
+static os_stmt set_order_status = OS_STMT(
 	"UPDATE order_system.orders SET status = $2, status_reason = coalesce($3, status_reason),"
 	" points_earned = points_earned + $4, updated_at = pg_catalog.now() WHERE id = $1",
-	4, {INT8OID, TEXTOID, TEXTOID, INT8OID}
-};
+	4, INT8OID, TEXTOID, TEXTOID, INT8OID);
 
-static os_stmt set_payment_status = {
+static os_stmt set_payment_status = OS_STMT(
 	"UPDATE order_system.payment SET status = $2, gateway_ref = coalesce($3, gateway_ref),"
 	" updated_at = pg_catalog.now() WHERE id = $1",
-	3, {INT8OID, TEXTOID, TEXTOID}
-};
+	3, INT8OID, TEXTOID, TEXTOID);
 
-static os_stmt find_deposit = {
+static os_stmt find_deposit = OS_STMT(
 	"SELECT order_id, external_amount FROM order_system.payment WHERE reference = $1",
-	1, {TEXTOID}
-};
+	1, TEXTOID);
 
-static os_stmt expirable = {
+static os_stmt expirable = OS_STMT(
 	"SELECT o.id FROM order_system.orders o"
 	" JOIN order_system.payment p ON p.order_id = o.id"
 	" WHERE o.status = 'pending_payment' AND p.status = 'pending'"
 	" AND p.expires_at <= pg_catalog.now()"
 	" ORDER BY p.expires_at LIMIT $1 FOR NO KEY UPDATE OF o SKIP LOCKED",
-	1, {INT4OID}
-};
+	1, INT4OID);
 
 /* ------------------------------------------------------------ effects */
 
