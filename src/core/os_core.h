@@ -147,7 +147,7 @@ extern const int os_builtin_strategy_count;
 extern const os_payment_strategy *os_strategy_by_handler(const char *handler);
 extern os_result os_payment_plan_check(const os_payment_plan *plan,
 									   os_money amount);
-extern void os_virtual_account(int64_t order_id, char *buf, size_t buflen);
+extern bool os_virtual_account(int64_t order_id, char *buf, size_t buflen);
 extern bool os_virtual_account_valid(const char *ref);
 
 /* ---------------------------------------------------------------- points */

@@ -15,24 +15,33 @@
 os_result
 os_money_add(os_money a, os_money b, os_money *out)
 {
-	if (__builtin_add_overflow(a, b, out))
+	os_money	r;
+
+	if (__builtin_add_overflow(a, b, &r))
 		return OS_ERR_OVERFLOW;
+	*out = r;
 	return OS_OK;
 }
 
 os_result
 os_money_sub(os_money a, os_money b, os_money *out)
 {
-	if (__builtin_sub_overflow(a, b, out))
+	os_money	r;
+
+	if (__builtin_sub_overflow(a, b, &r))
 		return OS_ERR_OVERFLOW;
+	*out = r;
 	return OS_OK;
 }
 
 os_result
 os_money_mul(os_money a, int64_t qty, os_money *out)
 {
-	if (__builtin_mul_overflow(a, qty, out))
+	os_money	r;
+
+	if (__builtin_mul_overflow(a, qty, &r))
 		return OS_ERR_OVERFLOW;
+	*out = r;
 	return OS_OK;
 }
 
@@ -151,12 +160,12 @@ os_request_fingerprint(int64_t member_id, const char *method,
 	uint64_t	h = OS_FNV_INIT;
 
 	h = os_fnv1a(h, &member_id, sizeof(member_id));
-	h = os_fnv1a(h, method, strlen_safe(method) + 1);
+	h = os_fnv1a(h, method ? method : "", strlen_safe(method) + 1);
 	for (int i = 0; i < nlines; i++)
 	{
 		h = os_fnv1a(h, &lines[i].product_id, sizeof(int64_t));
 		h = os_fnv1a(h, &lines[i].quantity, sizeof(int64_t));
 	}
-	h = os_fnv1a(h, params_text, strlen_safe(params_text) + 1);
+	h = os_fnv1a(h, params_text ? params_text : "", strlen_safe(params_text) + 1);
 	return h;
 }

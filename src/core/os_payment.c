@@ -30,7 +30,8 @@ plan_bank_transfer(const os_payment_request *req, os_payment_plan *plan)
 {
 	plan->external_amount = req->amount;
 	plan->expires_in_s = req->bank_transfer_ttl_s;
-	os_virtual_account(req->order_id, plan->reference, sizeof(plan->reference));
+	if (!os_virtual_account(req->order_id, plan->reference, sizeof(plan->reference)))
+		return OS_ERR_OVERFLOW;
 	return OS_OK;
 }
 
@@ -104,14 +105,24 @@ luhn_digit(const char *digits)
 	return (10 - sum % 10) % 10;
 }
 
-/* "VA" + 15-digit order id + Luhn check digit: VA0000000000000421 */
-void
+/*
+ * "VA" + 15-digit order id + Luhn check digit: order 42 is VA0000000000000422.
+ * False (and "") for an id that does not fit in 15 digits.
+ */
+bool
 os_virtual_account(int64_t order_id, char *buf, size_t buflen)
 {
 	char		digits[24];
 
+	if (order_id < 0 || order_id > INT64_C(999999999999999) || buflen < 19)
+	{
+		if (buflen > 0)
+			buf[0] = '\0';
+		return false;
+	}
 	snprintf(digits, sizeof(digits), "%015lld", (long long) order_id);
 	snprintf(buf, buflen, "VA%s%d", digits, luhn_digit(digits));
+	return true;
 }
 
 bool

@@ -139,6 +139,8 @@ os_transition_edge_exists(os_state from, os_state to)
 bool
 os_state_is_final(os_state s)
 {
+	if ((int) s < 0 || s >= OS_STATE_COUNT)
+		return false;
 	for (int e = 0; e < OS_EVENT_COUNT; e++)
 		if (transitions[s][e].kind == T_MOVE)
 			return false;
