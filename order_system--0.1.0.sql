@@ -47,11 +47,14 @@ BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_app') THEN
 		CREATE ROLE order_system_app NOLOGIN;
 	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_gateway') THEN
+		CREATE ROLE order_system_gateway NOLOGIN;
+	END IF;
 END
 $roles$;
 
 REVOKE ALL ON SCHEMA order_system FROM PUBLIC;
-GRANT USAGE ON SCHEMA order_system TO order_system_admin, order_system_app;
+GRANT USAGE ON SCHEMA order_system TO order_system_admin, order_system_app, order_system_gateway;
 
 ---------------------------------------------------------------- members
 
@@ -304,8 +307,8 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'os_refund_order'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
--- Payment strategies: built-in handlers and the registry.  Registering runs
--- as the caller, not as the extension owner (see the grants below).
+-- Payment strategies: built-in handlers and the registry.  Only the owner of
+-- a handler may register it, and it is always called as its owner.
 CREATE FUNCTION order_system.pay_points(order_id bigint, member_id bigint, amount bigint,
 										currency text, params jsonb)
 RETURNS jsonb
@@ -334,12 +337,12 @@ CREATE FUNCTION order_system.register_payment_method(name text, handler regproce
 													 description text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'os_register_payment_method'
-LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION order_system.set_payment_method_enabled(name text, enabled boolean)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'os_set_payment_method_enabled'
-LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- The domain core, exported for tests and operators
 CREATE FUNCTION order_system.order_transitions(
@@ -483,6 +486,18 @@ BEGIN ATOMIC
 				   FROM order_system.order_line GROUP BY order_id) l ON l.order_id = o.id
 	 WHERE o.total_amount <> coalesce(l.total, 0) OR coalesce(l.n, 0) = 0
 	UNION ALL
+	SELECT 'order_line_amount', 'order ' || l.order_id,
+		   format('product %s: %s x %s <> %s', l.product_id, l.quantity, l.unit_price, l.amount)
+	  FROM order_system.order_line l
+	 WHERE l.amount <> l.quantity * l.unit_price
+	UNION ALL
+	SELECT 'order_points_earned', 'order ' || o.id,
+		   format('points_earned %s, ledger earn rows %s', o.points_earned, coalesce(l.earned, 0))
+	  FROM order_system.orders o
+	  LEFT JOIN (SELECT order_id, sum(delta) AS earned FROM order_system.points_ledger
+				  WHERE kind = 'earn' AND order_id IS NOT NULL GROUP BY order_id) l ON l.order_id = o.id
+	 WHERE o.points_earned <> coalesce(l.earned, 0)
+	UNION ALL
 	SELECT 'order_payment_consistent', 'order ' || o.id,
 		   format('order %s total %s, payments: %s', o.status, o.total_amount,
 				  coalesce(p.statuses, 'none'))
@@ -533,16 +548,16 @@ GRANT EXECUTE ON FUNCTION
 	order_system.virtual_account_valid(text)
 TO order_system_app;
 
--- Payment participants (gateways) act through the app role or their own role
--- granted these; operators get everything.
+-- Payment participants (a gateway, a bank feed) settle payments; apps cannot.
 GRANT EXECUTE ON FUNCTION
 	order_system.confirm_payment(bigint, text),
 	order_system.decline_payment(bigint, text),
-	order_system.confirm_deposit(text, bigint)
-TO order_system_app;
+	order_system.confirm_deposit(text, bigint),
+	order_system.get_order(bigint),
+	order_system.error_codes()
+TO order_system_gateway;
+
+-- Operators get everything.
 
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA order_system TO order_system_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA order_system TO order_system_admin;
--- Registering a method runs as the caller (SECURITY INVOKER), so that only a
--- handler's owner can register it; the admin role writes the registry.
-GRANT INSERT, UPDATE ON order_system.payment_method TO order_system_admin;

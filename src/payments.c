@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/numeric.h"
+#include "utils/regproc.h"
 #include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(os_pay_points);
@@ -154,33 +155,57 @@ run_builtin(const char *handler, const os_payment_request *req,
 	os_check(r, s->name);
 }
 
+/*
+ * Look a handler up and check its signature; returns its owner.  Checked at
+ * every call as well as at registration, so that a registry row written by
+ * hand can never make us call a function with the wrong arguments.
+ */
+static Oid
+handler_owner(Oid handler)
+{
+	HeapTuple	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
+	Form_pg_proc p;
+	bool		ok;
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tp))
+		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD, "payment handler %u does not exist", handler);
+	p = (Form_pg_proc) GETSTRUCT(tp);
+	ok = p->prokind == PROKIND_FUNCTION && !p->proretset &&
+		p->prorettype == JSONBOID && p->pronargs == 5 &&
+		p->proargtypes.values[0] == INT8OID && p->proargtypes.values[1] == INT8OID &&
+		p->proargtypes.values[2] == INT8OID && p->proargtypes.values[3] == TEXTOID &&
+		p->proargtypes.values[4] == JSONBOID;
+	owner = p->proowner;
+	ReleaseSysCache(tp);
+	if (!ok)
+		os_error(OS_ERR_INVALID_PARAMETER,
+				 "payment handler %s must be a function (bigint, bigint, bigint, text, jsonb) returning jsonb",
+				 format_procedure(handler));
+	return owner;
+}
+
 /* Call a registered (non built-in) handler with its owner's privileges. */
 static void
 run_registered(Oid handler, FmgrInfo *flinfo, const os_payment_request *req,
 			   const char *currency, Jsonb *params, os_payment_plan *plan)
 {
 	LOCAL_FCINFO(call, 5);
-	HeapTuple	tp;
-	Oid			owner;
+	Oid			owner = handler_owner(handler);
 	Oid			save_user;
 	int			save_sec;
 	Datum		result;
 
-	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
-	if (!HeapTupleIsValid(tp))
-		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD, "payment handler %u does not exist", handler);
-	owner = ((Form_pg_proc) GETSTRUCT(tp))->proowner;
-	ReleaseSysCache(tp);
-
+	if (params == NULL)
+		params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 	InitFunctionCallInfoData(*call, flinfo, 5, InvalidOid, NULL, NULL);
 	call->args[0].value = Int64GetDatum(req->order_id);
 	call->args[1].value = Int64GetDatum(req->member_id);
 	call->args[2].value = Int64GetDatum(req->amount);
 	call->args[3].value = CStringGetTextDatum(currency);
-	call->args[4].value = PointerGetDatum(params);
+	call->args[4].value = JsonbPGetDatum(params);
 	for (int i = 0; i < 5; i++)
 		call->args[i].isnull = false;
-	call->args[4].isnull = (params == NULL);
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
@@ -269,32 +294,19 @@ os_pay_points_card(PG_FUNCTION_ARGS)
 
 /* ---------------------------------------------------------- registry */
 
+/*
+ * Only a handler's owner (or a superuser) may register it: this function is
+ * SECURITY DEFINER, so the check is against the role that called it.
+ */
 static void
-check_handler_signature(Oid handler)
+check_handler(Oid handler)
 {
-	HeapTuple	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
-	Form_pg_proc p;
-	bool		ok;
-
-	if (!HeapTupleIsValid(tp))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("function %u does not exist", handler)));
-	p = (Form_pg_proc) GETSTRUCT(tp);
-	ok = p->prokind == PROKIND_FUNCTION && !p->proretset &&
-		p->prorettype == JSONBOID && p->pronargs == 5 &&
-		p->proargtypes.values[0] == INT8OID && p->proargtypes.values[1] == INT8OID &&
-		p->proargtypes.values[2] == INT8OID && p->proargtypes.values[3] == TEXTOID &&
-		p->proargtypes.values[4] == JSONBOID;
-	ReleaseSysCache(tp);
-	if (!ok)
-		os_error(OS_ERR_INVALID_PARAMETER,
-				 "payment handler must be a function (bigint, bigint, bigint, text, jsonb) returning jsonb");
-	if (!pg_proc_ownercheck(handler, GetUserId()))
+	if (!pg_proc_ownercheck(handler, GetOuterUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only the owner of function %u may register it as a payment handler",
-						handler)));
+				 errmsg("only the owner of %s may register it as a payment handler",
+						format_procedure(handler))));
+	(void) handler_owner(handler);
 }
 
 /* register_payment_method(name, handler, description) */
@@ -314,7 +326,7 @@ os_register_payment_method(PG_FUNCTION_ARGS)
 		strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
 		os_error(OS_ERR_INVALID_PARAMETER,
 				 "payment method name \"%s\" must be lower-case letters, digits and _", name);
-	check_handler_signature(PG_GETARG_OID(1));
+	check_handler(PG_GETARG_OID(1));
 	values[0] = CStringGetTextDatum(name);
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = description ? CStringGetTextDatum(description) : (Datum) 0;

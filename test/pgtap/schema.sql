@@ -1,0 +1,195 @@
+-- schema.sql: the catalog shape of order_system.
+--
+-- Tables, keys, the CHECK constraints that carry domain rules (stock never
+-- negative and always adding up, points never negative), foreign keys and
+-- indexes; that pg_dump keeps every table and sequence holding user data
+-- (pg_extension_config_dump); that the extension is pinned to its schema;
+-- and that the status CHECK constraints agree with the C state machine
+-- (order_transitions()) and with the payment states check_invariants() uses.
+BEGIN;
+SELECT plan(58);
+
+---------------------------------------------------------------- tables
+
+SELECT tables_are('order_system',
+	ARRAY['member', 'product', 'payment_method', 'orders', 'order_line', 'payment',
+		  'points_ledger', 'outbox'],
+	'order_system has exactly its eight tables');
+SELECT sequences_are('order_system',
+	ARRAY['member_id_seq', 'product_id_seq', 'orders_id_seq', 'payment_id_seq',
+		  'points_ledger_id_seq', 'outbox_id_seq'],
+	'order_system has exactly its six id sequences');
+
+SELECT col_is_pk('order_system', 'member', 'id', 'member: id is the primary key');
+SELECT col_is_pk('order_system', 'product', 'id', 'product: id is the primary key');
+SELECT col_is_pk('order_system', 'payment_method', 'name', 'payment_method: name is the primary key');
+SELECT col_is_pk('order_system', 'orders', 'id', 'orders: id is the primary key');
+SELECT col_is_pk('order_system', 'order_line', ARRAY['order_id', 'product_id'],
+	'order_line: (order_id, product_id) is the primary key');
+SELECT col_is_pk('order_system', 'payment', 'id', 'payment: id is the primary key');
+SELECT col_is_pk('order_system', 'points_ledger', 'id', 'points_ledger: id is the primary key');
+SELECT col_is_pk('order_system', 'outbox', 'id', 'outbox: id is the primary key');
+
+SELECT col_is_unique('order_system', 'product', 'sku', 'a SKU names one product');
+SELECT col_is_unique('order_system', 'member', 'email', 'an e-mail names one member');
+SELECT col_is_unique('order_system', 'orders', ARRAY['member_id', 'idempotency_key'],
+	'an idempotency key is unique per member');
+SELECT col_is_unique('order_system', 'payment', 'order_id', 'an order has at most one payment');
+SELECT col_is_unique('order_system', 'payment', 'reference',
+	'a payment reference (virtual account) names one payment');
+
+SELECT columns_are('order_system', 'product',
+	ARRAY['id', 'sku', 'name', 'price', 'currency', 'active', 'stock_available',
+		  'stock_reserved', 'stock_sold', 'stock_received', 'created_at'],
+	'product has its stock columns');
+SELECT col_type_is('order_system', 'orders', 'total_amount', 'bigint',
+	'money is an integer count of minor units, never a float');
+SELECT col_type_is('order_system', 'member', 'points_balance', 'bigint',
+	'points are an integer count');
+SELECT col_type_is('order_system', 'outbox', 'tx_id', 'xid8',
+	'each outbox event records its transaction id');
+
+---------------------------------------------------------------- checks that carry rules
+
+-- Each UPDATE below breaks exactly one constraint, so the error names it.
+SELECT order_system.create_product('SCHEMA-1', 'check target', 100, 'KRW', 10) AS product_id \gset
+SELECT order_system.create_member('check target') AS member_id \gset
+
+SELECT throws_ok(
+	format('UPDATE order_system.product SET stock_available = -1, stock_sold = 11 WHERE id = %s', :product_id),
+	'23514', 'new row for relation "product" violates check constraint "product_stock_available_check"',
+	'available stock cannot go negative');
+SELECT throws_ok(
+	format('UPDATE order_system.product SET stock_reserved = -1, stock_available = 11 WHERE id = %s', :product_id),
+	'23514', 'new row for relation "product" violates check constraint "product_stock_reserved_check"',
+	'reserved stock cannot go negative');
+SELECT throws_ok(
+	format('UPDATE order_system.product SET stock_sold = -1, stock_available = 11 WHERE id = %s', :product_id),
+	'23514', 'new row for relation "product" violates check constraint "product_stock_sold_check"',
+	'sold stock cannot go negative');
+SELECT throws_ok(
+	format('UPDATE order_system.product SET stock_available = stock_available - 1 WHERE id = %s', :product_id),
+	'23514', 'new row for relation "product" violates check constraint "product_stock_adds_up"',
+	'available + reserved + sold must equal received');
+SELECT throws_ok(
+	format('UPDATE order_system.member SET points_balance = -1 WHERE id = %s', :member_id),
+	'23514', 'new row for relation "member" violates check constraint "member_points_balance_check"',
+	'a points balance cannot go negative');
+SELECT is(pg_catalog.pg_get_constraintdef(c.oid), 'CHECK (((points_amount + external_amount) = amount))',
+	'payment: the points part and the external part add up to the amount')
+  FROM pg_catalog.pg_constraint c
+ WHERE c.conrelid = 'order_system.payment'::regclass AND c.conname = 'payment_parts_add_up';
+SELECT is(pg_catalog.pg_get_constraintdef(c.oid),
+	$$CHECK ((((kind = 'spend'::text) AND (delta < 0)) OR ((kind = ANY (ARRAY['earn'::text, 'refund'::text])) AND (delta > 0)) OR (kind = 'adjust'::text)))$$,
+	'points_ledger: spending is negative, earning and refunds positive')
+  FROM pg_catalog.pg_constraint c
+ WHERE c.conrelid = 'order_system.points_ledger'::regclass AND c.conname = 'points_ledger_sign';
+
+---------------------------------------------------------------- foreign keys
+
+SELECT fk_ok('order_system', 'orders', 'member_id', 'order_system', 'member', 'id');
+SELECT fk_ok('order_system', 'orders', 'payment_method', 'order_system', 'payment_method', 'name');
+SELECT fk_ok('order_system', 'order_line', 'order_id', 'order_system', 'orders', 'id');
+SELECT fk_ok('order_system', 'order_line', 'product_id', 'order_system', 'product', 'id');
+SELECT fk_ok('order_system', 'payment', 'order_id', 'order_system', 'orders', 'id');
+SELECT fk_ok('order_system', 'payment', 'method', 'order_system', 'payment_method', 'name');
+SELECT fk_ok('order_system', 'points_ledger', 'member_id', 'order_system', 'member', 'id');
+SELECT fk_ok('order_system', 'points_ledger', 'order_id', 'order_system', 'orders', 'id');
+SELECT is((SELECT count(*)::int FROM pg_catalog.pg_constraint
+			WHERE contype = 'f' AND connamespace = 'order_system'::regnamespace),
+		  8, 'there are no other foreign keys');
+
+---------------------------------------------------------------- indexes
+
+SELECT indexes_are('order_system', 'member', ARRAY['member_pkey', 'member_email_key']);
+SELECT indexes_are('order_system', 'product', ARRAY['product_pkey', 'product_sku_key']);
+SELECT indexes_are('order_system', 'payment_method', ARRAY['payment_method_pkey']);
+SELECT indexes_are('order_system', 'orders',
+	ARRAY['orders_pkey', 'orders_idempotency_key', 'orders_pending_idx']);
+SELECT indexes_are('order_system', 'order_line', ARRAY['order_line_pkey', 'order_line_product_idx']);
+SELECT indexes_are('order_system', 'payment',
+	ARRAY['payment_pkey', 'payment_order_id_key', 'payment_reference_key',
+		  'payment_pending_expiry_idx']);
+SELECT indexes_are('order_system', 'points_ledger',
+	ARRAY['points_ledger_pkey', 'points_ledger_member_idx', 'points_ledger_order_idx']);
+SELECT indexes_are('order_system', 'outbox', ARRAY['outbox_pkey', 'outbox_aggregate_idx']);
+-- expire_orders scans pending orders by deadline: the partial indexes serve it.
+SELECT is(pg_catalog.pg_get_expr(indpred, indrelid), $$(status = 'pending'::text)$$,
+		  'payment_pending_expiry_idx covers only pending payments')
+  FROM pg_catalog.pg_index WHERE indexrelid = 'order_system.payment_pending_expiry_idx'::regclass;
+SELECT has_trigger('order_system', 'orders', 'orders_status_guard',
+	'orders has the status guard trigger');
+SELECT trigger_is('order_system', 'orders', 'orders_status_guard',
+	'order_system', 'orders_status_guard');
+
+---------------------------------------------------------------- the extension
+
+SELECT is(e.extrelocatable, false, 'the extension is not relocatable')
+  FROM pg_catalog.pg_extension e WHERE e.extname = 'order_system';
+SELECT is(e.extnamespace::regnamespace::text, 'order_system', 'the extension lives in schema order_system')
+  FROM pg_catalog.pg_extension e WHERE e.extname = 'order_system';
+SELECT is_empty($$
+	SELECT c.oid::regclass FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace = 'order_system'::regnamespace AND c.relkind IN ('r', 'S')
+	   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+						WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+						  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e')
+	$$, 'every table and sequence in the schema belongs to the extension');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+	 WHERE p.pronamespace = 'order_system'::regnamespace
+	   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+						WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+						  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e')
+	$$, 'every function in the schema belongs to the extension');
+
+-- pg_dump dumps extension tables only when registered: all of them hold user data.
+SELECT set_eq($$
+	SELECT c.oid::regclass::text FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace = 'order_system'::regnamespace AND c.relkind IN ('r', 'S')
+	$$, $$
+	SELECT cfg::regclass::text FROM pg_catalog.pg_extension e, unnest(e.extconfig) cfg
+	 WHERE e.extname = 'order_system'
+	$$, 'every table and sequence is registered with pg_extension_config_dump');
+SELECT set_eq($$
+	SELECT cfg::regclass::text, cond FROM pg_catalog.pg_extension e,
+		   unnest(e.extconfig, e.extcondition) AS x(cfg, cond)
+	 WHERE e.extname = 'order_system' AND cond <> ''
+	$$, $$ VALUES ('order_system.payment_method', 'WHERE NOT builtin') $$,
+	'only payment_method is dumped with a filter: the built-in methods come with the extension');
+
+---------------------------------------------------------------- states agree with the core
+
+CREATE TEMP TABLE order_check_states AS
+SELECT m[1] AS state
+  FROM pg_catalog.pg_constraint c,
+	   regexp_matches(pg_catalog.pg_get_constraintdef(c.oid), $$'([a-z_]+)'::text$$, 'g') AS m
+ WHERE c.conrelid = 'order_system.orders'::regclass AND c.conname = 'orders_status_check';
+CREATE TEMP TABLE payment_check_states AS
+SELECT m[1] AS state
+  FROM pg_catalog.pg_constraint c,
+	   regexp_matches(pg_catalog.pg_get_constraintdef(c.oid), $$'([a-z_]+)'::text$$, 'g') AS m
+ WHERE c.conrelid = 'order_system.payment'::regclass AND c.conname = 'payment_status_check';
+-- The (order status, payment status) pairs check_invariants() accepts as consistent.
+CREATE TEMP TABLE consistent_pairs AS
+SELECT m[1] AS order_status, m[2] AS payment_status
+  FROM regexp_matches(pg_catalog.pg_get_functiondef('order_system.check_invariants()'::regprocedure),
+					  $$\('([a-z_]+)'::text, *'([a-z_]+)'::text\)$$, 'g') AS m;
+
+SELECT is((SELECT count(*)::int FROM order_check_states), 6, 'orders_status_check lists six states');
+SELECT set_eq('SELECT state FROM order_check_states',
+	'SELECT from_status FROM order_system.order_transitions()',
+	'orders_status_check allows exactly the states of the C state machine');
+SELECT is_empty($$
+	SELECT to_status FROM order_system.order_transitions() WHERE to_status IS NOT NULL
+	EXCEPT SELECT state FROM order_check_states
+	$$, 'every state the machine moves to is allowed by orders_status_check');
+SELECT is((SELECT count(*)::int FROM consistent_pairs), 7,
+	'check_invariants() has its seven consistent (order, payment) status pairs');
+SELECT set_eq('SELECT payment_status FROM consistent_pairs', 'SELECT state FROM payment_check_states',
+	'payment_status_check allows exactly the payment states check_invariants() accepts');
+SELECT set_eq('SELECT order_status FROM consistent_pairs', 'SELECT state FROM order_check_states',
+	'every order state has a consistent payment state in check_invariants()');
+
+SELECT * FROM finish();
+ROLLBACK;
