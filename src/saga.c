@@ -12,6 +12,7 @@
 #include "order_system.h"
 
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(os_confirm_payment);
@@ -92,6 +93,26 @@ static os_stmt expirable = OS_STMT(
 	" AND p.expires_at <= pg_catalog.now()"
 	" ORDER BY p.expires_at LIMIT $1 FOR NO KEY UPDATE OF o SKIP LOCKED",
 	1, INT4OID);
+
+/*
+ * An expiry batch takes every lock it needs before settling anything, in
+ * the global order orders -> products by id -> members by id that every
+ * other step follows, so a batch never deadlocks with place_order.
+ */
+static os_stmt lock_batch_products = OS_STMT(
+	"SELECT p.id FROM order_system.product p WHERE p.id IN"
+	" (SELECT l.product_id FROM order_system.order_line l"
+	" WHERE l.order_id OPERATOR(pg_catalog.=) ANY ($1))"
+	" ORDER BY p.id FOR NO KEY UPDATE OF p",
+	1, INT8ARRAYOID);
+
+static os_stmt lock_batch_members = OS_STMT(
+	"SELECT m.id FROM order_system.member m WHERE m.id IN"
+	" (SELECT o.member_id FROM order_system.orders o"
+	" JOIN order_system.payment p ON p.order_id = o.id"
+	" WHERE o.id OPERATOR(pg_catalog.=) ANY ($1) AND p.points_amount > 0)"
+	" ORDER BY m.id FOR NO KEY UPDATE OF m",
+	1, INT8ARRAYOID);
 
 /* ------------------------------------------------------------ effects */
 
@@ -386,7 +407,7 @@ os_expire_orders(PG_FUNCTION_ARGS)
 	int32		max_orders;
 	int			n;
 	int			expired = 0;
-	int64	   *ids;
+	Datum	   *ids;
 	Datum		v;
 
 	os_require_args(fcinfo, 1, names);
@@ -396,11 +417,18 @@ os_expire_orders(PG_FUNCTION_ARGS)
 	SPI_connect();
 	v = Int32GetDatum(max_orders);
 	n = os_exec(&expirable, &v, NULL, 0);
-	ids = palloc(sizeof(int64) * (n > 0 ? n : 1));
+	ids = palloc(sizeof(Datum) * (n > 0 ? n : 1));
 	for (int i = 0; i < n; i++)
-		ids[i] = os_getint64(i, 1);
+		ids[i] = Int64GetDatum(os_getint64(i, 1));
+	if (n > 0)
+	{
+		v = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL,
+											TYPALIGN_DOUBLE));
+		os_exec(&lock_batch_products, &v, NULL, 0);
+		os_exec(&lock_batch_members, &v, NULL, 0);
+	}
 	for (int i = 0; i < n; i++)
-		if (strcmp(os_saga_apply(ids[i], OS_EVENT_EXPIRE, "payment deadline passed", NULL),
+		if (strcmp(os_saga_apply(DatumGetInt64(ids[i]), OS_EVENT_EXPIRE, "payment deadline passed", NULL),
 				   "expired") == 0)
 			expired++;
 	SPI_finish();
