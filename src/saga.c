@@ -198,6 +198,20 @@ payload_emit(StringInfo p, const char *type, const order_row *o)
 	os_emit_event(type, "order", o->id, p->data);
 }
 
+/* Ask the gateway to void or refund the external part, if there is one. */
+static void
+emit_external(const char *type, const order_row *o, const char *reason)
+{
+	StringInfoData p;
+
+	if (o->external_amount == 0)
+		return;
+	payload_begin(&p, o);
+	os_json_key_int(&p, "amount", o->external_amount);
+	os_json_key_str(&p, "reason", reason);
+	payload_emit(&p, type, o);
+}
+
 /* ------------------------------------------------------------- steps */
 
 static void
@@ -231,13 +245,8 @@ step_unwind(const order_row *o, os_event ev, os_state to, const char *reason)
 	os_json_key_int(&p, "points_refunded", refund_points(o, reason));
 	os_json_key_str(&p, "reason", reason);
 	payload_emit(&p, to == OS_STATE_EXPIRED ? "order.expired" : "order.cancelled", o);
-	if (o->external_amount > 0 && ev != OS_EVENT_DECLINE)
-	{
-		payload_begin(&p, o);
-		os_json_key_int(&p, "amount", o->external_amount);
-		os_json_key_str(&p, "reason", reason);
-		payload_emit(&p, "payment.voided", o);
-	}
+	if (ev != OS_EVENT_DECLINE)
+		emit_external("payment.voided", o, reason);
 }
 
 static void
@@ -270,13 +279,7 @@ step_refund(const order_row *o, const char *reason)
 	os_json_key_int(&p, "external_refund", o->external_amount);
 	os_json_key_str(&p, "reason", reason);
 	payload_emit(&p, "order.refunded", o);
-	if (o->external_amount > 0)
-	{
-		payload_begin(&p, o);
-		os_json_key_int(&p, "amount", o->external_amount);
-		os_json_key_str(&p, "reason", reason);
-		payload_emit(&p, "payment.refunded", o);
-	}
+	emit_external("payment.refunded", o, reason);
 }
 
 /*
