@@ -29,6 +29,17 @@ static os_stmt apply_points = OS_STMT(
 	" WHERE id = $1 AND points_balance + $2 >= 0 RETURNING points_balance",
 	2, INT8OID, INT8OID);
 
+/*
+ * Earnings and adjustments stop at OS_MAX_POINTS, so that refunding points
+ * an order spent (uncapped) can never overflow a balance.
+ */
+#define OS_MAX_POINTS INT64CONST(1000000000000000)
+
+static os_stmt apply_points_capped = OS_STMT(
+	"UPDATE order_system.member SET points_balance = points_balance + $2"
+	" WHERE id = $1 AND points_balance + $2 BETWEEN 0 AND $3 RETURNING points_balance",
+	3, INT8OID, INT8OID, INT8OID);
+
 static os_stmt member_exists = OS_STMT(
 	"SELECT 1 FROM order_system.member WHERE id = $1",
 	1, INT8OID);
@@ -41,7 +52,8 @@ static os_stmt insert_ledger = OS_STMT(
 /*
  * Add delta (may be negative) to a member's balance and write the ledger
  * row.  Returns false, changing nothing, when the balance would go below 0.
- * Raises OS_ERR_MEMBER_NOT_FOUND for an unknown member.
+ * Raises OS_ERR_MEMBER_NOT_FOUND for an unknown member, and 22003 when an
+ * earning or adjustment would lift the balance over OS_MAX_POINTS.
  */
 bool
 os_points_apply(int64 member_id, int64 order_id, const char *kind,
@@ -49,13 +61,18 @@ os_points_apply(int64 member_id, int64 order_id, const char *kind,
 {
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	bool		capped = strcmp(kind, "refund") != 0;
 
 	values[0] = Int64GetDatum(member_id);
 	values[1] = Int64GetDatum(delta);
-	if (os_exec(&apply_points, values, NULL, 1) == 0)
+	values[2] = Int64GetDatum(OS_MAX_POINTS);
+	if (os_exec(capped ? &apply_points_capped : &apply_points, values, NULL, 1) == 0)
 	{
 		if (os_exec(&member_exists, values, NULL, 1) == 0)
 			os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", member_id);
+		if (delta > 0)
+			os_error(OS_ERR_OVERFLOW, "a points balance cannot exceed " INT64_FORMAT,
+					 OS_MAX_POINTS);
 		return false;
 	}
 	if (balance)
@@ -68,6 +85,21 @@ os_points_apply(int64 member_id, int64 order_id, const char *kind,
 	nulls[4] = reason ? ' ' : 'n';
 	os_exec(&insert_ledger, values, nulls, 0);
 	return true;
+}
+
+static os_stmt lock_balance = OS_STMT(
+	"SELECT points_balance FROM order_system.member WHERE id = $1 FOR NO KEY UPDATE",
+	1, INT8OID);
+
+/* Lock a member and return how many points it may still earn. */
+int64
+os_points_headroom(int64 member_id)
+{
+	Datum		v = Int64GetDatum(member_id);
+
+	if (os_exec(&lock_balance, &v, NULL, 1) == 0)
+		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", member_id);
+	return Max(OS_MAX_POINTS - os_getint64(0, 1), 0);
 }
 
 /* create_member(name, email, initial_points) -> member id */
@@ -171,8 +203,8 @@ os_adjust_points(PG_FUNCTION_ARGS)
 	lock_member_row(member_id);
 	if (!os_points_apply(member_id, 0, "adjust", delta, reason, &balance))
 		os_error(OS_ERR_INSUFFICIENT_POINTS,
-				 "member " INT64_FORMAT " has fewer than " INT64_FORMAT " points",
-				 member_id, -delta);
+				 "member " INT64_FORMAT " has too few points for an adjustment of " INT64_FORMAT,
+				 member_id, delta);
 	initStringInfo(&payload);
 	appendStringInfoChar(&payload, '{');
 	os_json_key_int(&payload, "member_id", member_id);

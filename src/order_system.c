@@ -41,11 +41,11 @@ _PG_init(void)
 {
 	DefineCustomIntVariable("order_system.payment_timeout",
 							"How long a card payment may stay pending before the order expires.",
-							NULL, &os_payment_timeout_s, 900, 1, INT_MAX,
+							NULL, &os_payment_timeout_s, 900, 1, OS_MAX_EXPIRY_S,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("order_system.bank_transfer_ttl",
 							"How long a bank-transfer virtual account waits for the deposit.",
-							NULL, &os_bank_transfer_ttl_s, 3 * 24 * 3600, 1, INT_MAX,
+							NULL, &os_bank_transfer_ttl_s, 3 * 24 * 3600, 1, OS_MAX_EXPIRY_S,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("order_system.points_earn_rate",
 							"Points earned on completion, in basis points of the amount paid outside points.",

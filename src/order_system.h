@@ -58,6 +58,7 @@ extern char *os_getstr(int row, int col);
 
 /* -------------------------------------------------------------- members */
 
+extern int64 os_points_headroom(int64 member_id);
 extern bool os_points_apply(int64 member_id, int64 order_id, const char *kind,
 							int64 delta, const char *reason, int64 *balance);
 
@@ -74,8 +75,9 @@ extern void os_emit_event(const char *event_type, const char *aggregate_type,
 extern void os_payment_run_strategy(Oid handler, const os_payment_request *req,
 									const char *currency, Jsonb *params,
 									os_payment_plan *plan);
-extern bool os_jsonb_get_int64(JsonbContainer *obj, const char *key, int64 *out);
-extern char *os_jsonb_get_str(JsonbContainer *obj, const char *key);
+extern bool os_jsonb_get_int64(JsonbContainer *obj, const char *key, int64 *out,
+							   os_result bad);
+extern char *os_jsonb_get_str(JsonbContainer *obj, const char *key, os_result bad);
 extern Datum os_plan_to_jsonb(const os_payment_plan *plan);
 
 /* ----------------------------------------------------------------- saga */

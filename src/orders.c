@@ -110,7 +110,7 @@ line_field(JsonbContainer *line, int i, const char *key)
 {
 	int64		v;
 
-	if (!os_jsonb_get_int64(line, key, &v))
+	if (!os_jsonb_get_int64(line, key, &v, OS_ERR_INVALID_PARAMETER))
 		os_error(OS_ERR_INVALID_PARAMETER, "line %d: \"%s\" is required", i + 1, key);
 	return v;
 }
@@ -456,7 +456,7 @@ place(place_request *req, place_result *res)
 	preq.amount = res->total;
 	preq.points_requested = -1;
 	os_jsonb_get_int64(req->params ? &req->params->root : NULL, "points",
-					   &preq.points_requested);
+					   &preq.points_requested, OS_ERR_INVALID_PARAMETER);
 	preq.card_timeout_s = os_payment_timeout_s;
 	preq.bank_transfer_ttl_s = os_bank_transfer_ttl_s;
 	os_payment_run_strategy(handler, &preq, res->currency, req->params, &plan);

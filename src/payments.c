@@ -11,6 +11,8 @@
  */
 #include "order_system.h"
 
+#include <errno.h>
+
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -59,30 +61,40 @@ jsonb_key(JsonbContainer *obj, const char *key, JsonbValue *buf)
 	return getKeyJsonValueFromContainer(obj, key, strlen(key), buf);
 }
 
-/* An integer member: false if absent or null; 22023 if not an integer. */
+/*
+ * An integer member: false if absent or null.  Anything else that is not an
+ * integer in the bigint range raises code bad (22023 for arguments, OS013
+ * for a handler's plan).
+ */
 bool
-os_jsonb_get_int64(JsonbContainer *obj, const char *key, int64 *out)
+os_jsonb_get_int64(JsonbContainer *obj, const char *key, int64 *out, os_result bad)
 {
 	JsonbValue	buf;
 	JsonbValue *v = jsonb_key(obj, key, &buf);
 	char	   *s;
 	char	   *digits;
+	char	   *end;
+	long long	n;
 
 	if (v == NULL || v->type == jbvNull)
 		return false;
 	if (v->type != jbvNumeric)
-		os_error(OS_ERR_INVALID_PARAMETER, "\"%s\" must be an integer", key);
+		os_error(bad, "\"%s\" must be an integer", key);
 	s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
 	digits = s + (s[0] == '-');
 	if (digits[0] == '\0' || strspn(digits, "0123456789") != strlen(digits))
-		os_error(OS_ERR_INVALID_PARAMETER, "\"%s\" must be an integer, not %s", key, s);
-	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
+		os_error(bad, "\"%s\" must be an integer, not %s", key, s);
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno == ERANGE || *end != '\0')
+		os_error(bad, "\"%s\" is out of range: %s", key, s);
+	*out = (int64) n;
 	return true;
 }
 
-/* A string member, NULL if absent or null; 22023 if not a string. */
+/* A string member, NULL if absent or null; code bad if not a string. */
 char *
-os_jsonb_get_str(JsonbContainer *obj, const char *key)
+os_jsonb_get_str(JsonbContainer *obj, const char *key, os_result bad)
 {
 	JsonbValue	buf;
 	JsonbValue *v = jsonb_key(obj, key, &buf);
@@ -90,7 +102,7 @@ os_jsonb_get_str(JsonbContainer *obj, const char *key)
 	if (v == NULL || v->type == jbvNull)
 		return NULL;
 	if (v->type != jbvString)
-		os_error(OS_ERR_INVALID_PARAMETER, "\"%s\" must be a string", key);
+		os_error(bad, "\"%s\" must be a string", key);
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
@@ -119,25 +131,28 @@ plan_from_jsonb(Jsonb *jb, os_payment_plan *plan)
 
 	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
 		os_error(OS_ERR_BAD_PAYMENT_PLAN, "payment handler must return a jsonb object");
-	if (os_jsonb_get_int64(&jb->root, "points", &v))
+	if (os_jsonb_get_int64(&jb->root, "points", &v, OS_ERR_BAD_PAYMENT_PLAN))
 		plan->points_amount = v, known++;
-	if (os_jsonb_get_int64(&jb->root, "external", &v))
+	if (os_jsonb_get_int64(&jb->root, "external", &v, OS_ERR_BAD_PAYMENT_PLAN))
 		plan->external_amount = v, known++;
-	if (os_jsonb_get_int64(&jb->root, "expires_in_seconds", &v))
+	if (os_jsonb_get_int64(&jb->root, "expires_in_seconds", &v, OS_ERR_BAD_PAYMENT_PLAN))
 		plan->expires_in_s = v, known++;
-	ref = os_jsonb_get_str(&jb->root, "reference");
+	ref = os_jsonb_get_str(&jb->root, "reference", OS_ERR_BAD_PAYMENT_PLAN);
 	if (ref != NULL)
 	{
 		if (strlen(ref) == 0 || strlen(ref) >= sizeof(plan->reference))
 			os_error(OS_ERR_BAD_PAYMENT_PLAN,
 					 "payment handler reference must be 1 to %d bytes",
 					 (int) sizeof(plan->reference) - 1);
+		if (os_virtual_account_valid(ref))
+			os_error(OS_ERR_BAD_PAYMENT_PLAN,
+					 "payment handler reference \"%s\" has the form of a bank-transfer virtual account", ref);
 		strlcpy(plan->reference, ref, sizeof(plan->reference));
 		known++;
 	}
 	if (known == 0 || (uint32) known < JsonContainerSize(&jb->root))
 		os_error(OS_ERR_BAD_PAYMENT_PLAN,
-				 "payment handler returned unknown or no keys (allowed: points, external, expires_in_seconds, reference)");
+				 "payment handler returned unknown keys, null values or no keys (allowed: points, external, expires_in_seconds, reference)");
 }
 
 /* -------------------------------------------------------- strategies */
@@ -227,6 +242,7 @@ os_payment_run_strategy(Oid handler, const os_payment_request *req,
 	bool		builtin = false;
 
 	memset(plan, 0, sizeof(*plan));
+	(void) handler_owner(handler);	/* exists, right shape: before fmgr looks */
 	fmgr_info(handler, &flinfo);
 	for (int i = 0; i < (int) lengthof(builtin_handlers) && !builtin; i++)
 		if (flinfo.fn_addr == builtin_handlers[i].fn)
@@ -238,9 +254,14 @@ os_payment_run_strategy(Oid handler, const os_payment_request *req,
 		run_registered(handler, &flinfo, req, currency, params, plan);
 	r = os_payment_plan_check(plan, req->amount);
 	if (r != OS_OK)
-		os_error(r, "payment plan (points " INT64_FORMAT ", external " INT64_FORMAT
-				 ") does not add up to the order total " INT64_FORMAT,
-				 plan->points_amount, plan->external_amount, req->amount);
+		ereport(ERROR,
+				(errcode(os_sqlstate(r)),
+				 errmsg("invalid payment plan: points " INT64_FORMAT ", external " INT64_FORMAT
+						", expires_in_seconds " INT64_FORMAT " for an order total of " INT64_FORMAT,
+						plan->points_amount, plan->external_amount, plan->expires_in_s,
+						req->amount),
+				 errdetail("Parts must be non-negative and add up to the total; expiry must be 0 to %d seconds.",
+						   OS_MAX_EXPIRY_S)));
 }
 
 /* The SQL face of a built-in handler, for inspection and composition. */
@@ -254,7 +275,8 @@ builtin_handler_sql(FunctionCallInfo fcinfo, const char *handler)
 	int64		points = -1;
 
 	os_require_args(fcinfo, 4, names);
-	os_jsonb_get_int64(params ? &params->root : NULL, "points", &points);
+	os_jsonb_get_int64(params ? &params->root : NULL, "points", &points,
+					   OS_ERR_INVALID_PARAMETER);
 	req.order_id = PG_GETARG_INT64(0);
 	req.member_id = PG_GETARG_INT64(1);
 	req.amount = PG_GETARG_INT64(2);
@@ -343,14 +365,15 @@ os_set_payment_method_enabled(PG_FUNCTION_ARGS)
 {
 	static const char *const names[] = {"name", "enabled"};
 	Datum		values[2];
+	char	   *name;
 
 	os_require_args(fcinfo, 2, names);
+	name = os_text_arg(fcinfo, 0, "name", 63);
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
 	SPI_connect();
 	if (os_exec(&enable_method, values, NULL, 0) == 0)
-		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD, "payment method \"%s\" does not exist",
-				 text_to_cstring(PG_GETARG_TEXT_PP(0)));
+		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD, "payment method \"%s\" does not exist", name);
 	SPI_finish();
 	PG_RETURN_BOOL(PG_GETARG_BOOL(1));
 }

@@ -259,6 +259,8 @@ step_complete(const order_row *o)
 		os_check(os_points_earned(o->external_amount, os_points_earn_rate_bp, &earned),
 				 "points earned");
 	if (earned > 0)
+		earned = Min(earned, os_points_headroom(o->member_id));	/* balances are capped */
+	if (earned > 0)
 		os_points_apply(o->member_id, o->id, "earn", earned, NULL, NULL);
 	update_status(o, OS_STATE_COMPLETED, NULL, earned);
 	payload_begin(&p, o);
@@ -326,7 +328,7 @@ os_saga_apply(int64 order_id, os_event ev, const char *reason,
 
 /* ------------------------------------------------------- SQL functions */
 
-/* Shared body of the (order_id, optional text) steps. */
+/* Shared body of the (order_id, optional reason or gateway_ref) steps. */
 static Datum
 saga_sql(FunctionCallInfo fcinfo, os_event ev, const char *text_name)
 {
@@ -335,7 +337,8 @@ saga_sql(FunctionCallInfo fcinfo, os_event ev, const char *text_name)
 	const char *status;
 
 	os_require_args(fcinfo, 1, names);
-	text_arg = text_name ? os_text_arg(fcinfo, 1, text_name, 1000) : NULL;
+	text_arg = text_name ? os_text_arg(fcinfo, 1, text_name,
+									   ev == OS_EVENT_CAPTURE ? 200 : 1000) : NULL;
 	SPI_connect();
 	status = os_saga_apply(PG_GETARG_INT64(0), ev,
 						   ev == OS_EVENT_CAPTURE ? NULL : text_arg,

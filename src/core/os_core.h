@@ -112,6 +112,9 @@ extern bool os_state_is_final(os_state s);
 
 /* -------------------------------------------------------------- payments */
 
+/* The longest a payment may stay pending: 366 days. */
+#define OS_MAX_EXPIRY_S (366 * 24 * 3600)
+
 /* What a payment strategy decides: how much from points, how much outside. */
 typedef struct os_payment_plan
 {

@@ -77,7 +77,7 @@ os_payment_plan_check(const os_payment_plan *plan, os_money amount)
 	os_money	sum;
 
 	if (plan->points_amount < 0 || plan->external_amount < 0 ||
-		plan->expires_in_s < 0)
+		plan->expires_in_s < 0 || plan->expires_in_s > OS_MAX_EXPIRY_S)
 		return OS_ERR_BAD_PAYMENT_PLAN;
 	if (os_money_add(plan->points_amount, plan->external_amount, &sum) != OS_OK ||
 		sum != amount)
