@@ -490,7 +490,9 @@ os_place_order(PG_FUNCTION_ARGS)
 	HeapTuple	tuple;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "place_order must return a composite type");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("place_order must be declared to return a composite type")));
 	read_request(fcinfo, &req);
 	memset(&res, 0, sizeof(res));
 

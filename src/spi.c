@@ -18,10 +18,14 @@ stmt_plan(os_stmt *stmt)
 		return stmt->plan;
 	plan = SPI_prepare(stmt->sql, stmt->nargs, stmt->argtypes);
 	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 stmt->sql, SPI_result_code_string(SPI_result));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("SPI_prepare failed for \"%s\": %s",
+								 stmt->sql, SPI_result_code_string(SPI_result))));
 	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("SPI_keepplan failed for \"%s\"", stmt->sql)));
 	stmt->plan = plan;
 	return plan;
 }
@@ -33,8 +37,10 @@ os_exec(os_stmt *stmt, Datum *values, const char *nulls, long count)
 	int			rc = SPI_execute_plan(stmt_plan(stmt), values, nulls, false, count);
 
 	if (rc < 0)
-		elog(ERROR, "SPI_execute_plan failed (%s) for \"%s\"",
-			 SPI_result_code_string(rc), stmt->sql);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("SPI_execute_plan failed (%s) for \"%s\"",
+								 SPI_result_code_string(rc), stmt->sql)));
 	return (int) SPI_processed;
 }
 
