@@ -63,4 +63,5 @@ os_emit_event(const char *event_type, const char *aggregate_type,
 	values[2] = Int64GetDatum(aggregate_id);
 	values[3] = CStringGetTextDatum(payload_json);
 	os_exec(&insert_event, values, NULL, 0);
+	os_note_event();
 }

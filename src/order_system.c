@@ -18,6 +18,7 @@ int			os_payment_timeout_s = 900;
 int			os_bank_transfer_ttl_s = 3 * 24 * 3600;
 int			os_points_earn_rate_bp = 100;
 char	   *os_points_currency = NULL;
+int			os_outbox_retention_s = 7 * 24 * 3600;
 
 void		_PG_init(void);
 
@@ -55,6 +56,11 @@ _PG_init(void)
 							   "The currency whose minor unit one point is worth.",
 							   NULL, &os_points_currency, "KRW",
 							   PGC_SUSET, 0, check_currency, NULL, NULL);
+	DefineCustomIntVariable("order_system.outbox_retention",
+							"With no consumer registered, how long prune_outbox keeps events.",
+							NULL, &os_outbox_retention_s, 7 * 24 * 3600, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	os_notifier_init();
 	MarkGUCPrefixReserved("order_system");
 }
 

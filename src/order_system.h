@@ -19,6 +19,7 @@ extern int	os_payment_timeout_s;
 extern int	os_bank_transfer_ttl_s;
 extern int	os_points_earn_rate_bp;
 extern char *os_points_currency;
+extern int	os_outbox_retention_s;
 
 /* --------------------------------------------------------------- errors */
 
@@ -63,6 +64,11 @@ extern bool os_points_apply(int64 member_id, int64 order_id, const char *kind,
 							int64 delta, const char *reason, int64 *balance);
 
 /* --------------------------------------------------------------- events */
+
+#define OS_EVENTS_CHANNEL "order_system_events"
+
+extern void os_notifier_init(void);
+extern void os_note_event(void);
 
 extern void os_json_key_int(StringInfo buf, const char *key, int64 value);
 extern void os_json_key_str(StringInfo buf, const char *key, const char *value);

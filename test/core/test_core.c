@@ -150,6 +150,8 @@ static const struct
 	{OS_ERR_PAYMENT_MISMATCH, "payment_mismatch", "OS012"},
 	{OS_ERR_BAD_PAYMENT_PLAN, "bad_payment_plan", "OS013"},
 	{OS_ERR_PAYMENT_NOT_FOUND, "payment_not_found", "OS014"},
+	{OS_ERR_CONSUMER_NOT_FOUND, "consumer_not_found", "OS015"},
+	{OS_ERR_BATCH_NOT_FOUND, "batch_not_found", "OS016"},
 	{OS_ERR_OVERFLOW, "numeric_value_out_of_range", "22003"},
 	{OS_ERR_INVALID_PARAMETER, "invalid_parameter_value", "22023"},
 	{OS_ERR_NULL_VALUE, "null_value_not_allowed", "22004"},

@@ -66,8 +66,13 @@ SELECT set_eq($$
 	('order_system.decline_payment(bigint,text)'),
 	('order_system.confirm_deposit(text,bigint)'),
 	('order_system.get_order(bigint)'),
-	('order_system.error_codes()')
-	$$, 'order_system_gateway may only settle payments and read orders');
+	('order_system.error_codes()'),
+	('order_system.register_consumer(text,boolean)'),
+	('order_system.next_batch(text)'),
+	('order_system.ack_batch(text,bigint)'),
+	('order_system.consumer_status()'),
+	('order_system.notifier_status()')
+	$$, 'order_system_gateway may only settle payments, read orders and consume events');
 SELECT is_empty($$
 	SELECT c.oid::regclass FROM pg_catalog.pg_class c
 	 WHERE c.relnamespace = 'order_system'::regnamespace AND c.relkind IN ('r', 'S')
@@ -106,7 +111,8 @@ SELECT is_empty($$
 
 ---------------------------------------------------------------- SECURITY DEFINER
 
--- The handlers, the trigger and the pure exports of the core run as the caller.
+-- The handlers, the trigger, the pure exports of the core, the notifier's
+-- shared-memory counters and the error helper run as the caller.
 SELECT set_eq($$
 	SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p
 	 WHERE p.pronamespace = 'order_system'::regnamespace AND NOT p.prosecdef
@@ -118,7 +124,9 @@ SELECT set_eq($$
 	('order_system.order_transitions()'),
 	('order_system.error_codes()'),
 	('order_system.virtual_account_valid(text)'),
-	('order_system.orders_status_guard()')
+	('order_system.orders_status_guard()'),
+	('order_system.notifier_status()'),
+	('order_system.raise_unknown_consumer(text)')
 	$$, 'every other function runs as SECURITY DEFINER');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc p

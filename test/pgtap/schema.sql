@@ -13,8 +13,8 @@ SELECT plan(58);
 
 SELECT tables_are('order_system',
 	ARRAY['member', 'product', 'payment_method', 'orders', 'order_line', 'payment',
-		  'points_ledger', 'outbox'],
-	'order_system has exactly its eight tables');
+		  'points_ledger', 'outbox', 'consumer'],
+	'order_system has exactly its nine tables');
 SELECT sequences_are('order_system',
 	ARRAY['member_id_seq', 'product_id_seq', 'orders_id_seq', 'payment_id_seq',
 		  'points_ledger_id_seq', 'outbox_id_seq'],
@@ -112,7 +112,7 @@ SELECT indexes_are('order_system', 'payment',
 		  'payment_pending_expiry_idx']);
 SELECT indexes_are('order_system', 'points_ledger',
 	ARRAY['points_ledger_pkey', 'points_ledger_member_idx', 'points_ledger_order_idx']);
-SELECT indexes_are('order_system', 'outbox', ARRAY['outbox_pkey', 'outbox_aggregate_idx']);
+SELECT indexes_are('order_system', 'outbox', ARRAY['outbox_pkey', 'outbox_aggregate_idx', 'outbox_tx_idx']);
 -- expire_orders scans pending orders by deadline: the partial indexes serve it.
 SELECT is(pg_catalog.pg_get_expr(indpred, indrelid), $$(status = 'pending'::text)$$,
 		  'payment_pending_expiry_idx covers only pending payments')

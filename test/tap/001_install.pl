@@ -34,7 +34,32 @@ $node->safe_psql('postgres', 'DROP SCHEMA order_system CASCADE');
 $node->safe_psql('postgres', 'CREATE EXTENSION order_system');
 is($node->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
-	'0.1.0', '\dx shows version 0.1.0');
+	'0.2.0', '\dx shows version 0.2.0');
+
+# Every upgrade path ends with the same objects as a fresh install.
+my $members = q{
+	SELECT string_agg(pg_describe_object(classid, objid, objsubid), E'\n'
+					  ORDER BY pg_describe_object(classid, objid, objsubid))
+	  FROM pg_depend
+	 WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+	   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'order_system')};
+$node->safe_psql('postgres', 'CREATE DATABASE upgraded');
+$node->safe_psql('upgraded', q{CREATE EXTENSION order_system VERSION '0.1.0'});
+is($node->safe_psql('upgraded',
+		q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
+	'0.1.0', 'version 0.1.0 installs');
+$node->safe_psql('upgraded', q{
+	SELECT order_system.create_member('Before Upgrade', NULL, 10);
+	SELECT order_system.create_product('U-1', 'Upgraded', 100, 'KRW', 5);
+	SELECT order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'card');
+	ALTER EXTENSION order_system UPDATE TO '0.2.0';
+});
+is($node->safe_psql('upgraded', $members), $node->safe_psql('postgres', $members),
+	'0.1.0 updated to 0.2.0 has exactly the objects of a fresh 0.2.0');
+is($node->safe_psql('upgraded', q{
+	SELECT order_system.register_consumer('after_upgrade', true) \g /dev/null
+	SELECT count(*) FROM order_system.next_batch('after_upgrade')}),
+	'4', 'events written before the upgrade are delivered after it');
 
 # Some data through the API, one order in each state family.
 $node->safe_psql('postgres', q{
