@@ -13,7 +13,7 @@ CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \
 	src/core/os_state.o
 OBJS = $(CORE_OBJS) src/order_system.o src/spi.o src/events.o src/catalog.o \
 	src/members.o src/products.o src/payments.o src/orders.o src/saga.o \
-	src/notifier.o
+	src/notifier.o src/triggers.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
 # -Wno-unused-parameter: the server headers (ilist.h, bufpage.h) trip it.
@@ -36,3 +36,19 @@ $(OBJS): src/core/os_core.h src/order_system.h
 .PHONY: core-test
 core-test:
 	$(MAKE) -C test/core PG_CONFIG=$(PG_CONFIG)
+
+# The event listener programs (listener/, plain libpq) build, install and
+# clean with the extension.
+.PHONY: listener install-listener clean-listener
+all: listener
+install: install-listener
+clean: clean-listener
+
+listener:
+	$(MAKE) -C listener PG_CONFIG=$(PG_CONFIG)
+
+install-listener: listener
+	$(MAKE) -C listener install PG_CONFIG=$(PG_CONFIG)
+
+clean-listener:
+	$(MAKE) -C listener clean PG_CONFIG=$(PG_CONFIG)

@@ -1,0 +1,539 @@
+/*
+ * consumer.c
+ *	  The consumer loop: connect, check the extension, register the consumer
+ *	  on request, then repeat "drain batches, wait for a wake-up".
+ *
+ * Draining calls next_batch until it returns no rows, hands every batch to
+ * the program's handler and acknowledges it only once the handler is done,
+ * so delivery is at-least-once.  The wait is a LISTEN on
+ * order_system_events with the poll interval as a timeout: NOTIFY is only
+ * a wake-up, the outbox is read either way.  A dropped connection is
+ * re-opened with jittered exponential backoff; errors that retrying cannot
+ * fix (no extension, unknown consumer, no privilege) end the program.
+ */
+#include "consumer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 30000
+
+/* Fetch a batch; the event as JSON is built by the server, not here. */
+static const char *const fetch_sql =
+	"SELECT b.batch_id, b.id, b.event_type, pg_catalog.row_to_json(e)::text,"
+	"       b.aggregate_id, b.payload OPERATOR(pg_catalog.->>) 'method'"
+	"  FROM order_system.next_batch($1) b,"
+	"       LATERAL (SELECT b.id, b.tx_id, b.event_type, b.aggregate_type,"
+	"                       b.aggregate_id, b.payload, b.created_at) e"
+	" ORDER BY b.id";
+
+static const char *const ack_sql = "SELECT order_system.ack_batch($1, $2)";
+
+static const char *const register_sql = "SELECT order_system.register_consumer($1, $2)";
+
+static const char *const extension_sql =
+	"SELECT e.extversion,"
+	"       pg_catalog.to_regprocedure('order_system.next_batch(text)') IS NOT NULL"
+	"  FROM pg_catalog.pg_extension e WHERE e.extname = 'order_system'";
+
+/* What a query failure means for the loop. */
+typedef enum fault
+{
+	FAULT_LOST,					/* connection gone: reconnect */
+	FAULT_SETUP,				/* retrying cannot help: exit 2 */
+	FAULT_TRANSIENT				/* try again after a backoff */
+} fault;
+
+/* Where the loop goes next. */
+typedef enum step
+{
+	STEP_NEXT,					/* keep draining */
+	STEP_DRAINED,				/* nothing new: wait */
+	STEP_LOST,					/* reconnect */
+	STEP_EXIT					/* leave with loop.exit_code */
+} step;
+
+typedef struct loop
+{
+	const os_options *o;
+	os_handler	handler;
+	void	   *arg;
+	PGconn	   *conn;
+	int			exit_code;
+	bool		registered;		/* --create done (never again on reconnect) */
+	char		fatal[256];		/* a FATAL the server sent before it hung up */
+} loop;
+
+/* Run one statement with text parameters. */
+static PGresult *
+run(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+	return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+}
+
+/* Did the statement succeed? */
+static bool
+ok(const PGresult *res)
+{
+	ExecStatusType s = PQresultStatus(res);
+
+	return s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
+}
+
+/* Does the failed statement carry this SQLSTATE? */
+static bool
+has_state(const PGresult *res, const char *state)
+{
+	const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return s != NULL && strcmp(s, state) == 0;
+}
+
+/* Classify a failed statement. */
+static fault
+classify(PGconn *conn, const PGresult *res)
+{
+	const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (PQstatus(conn) != CONNECTION_OK || s == NULL)
+		return FAULT_LOST;
+	if (strncmp(s, "08", 2) == 0 || strncmp(s, "57P0", 4) == 0)
+		return FAULT_LOST;
+	if (strcmp(s, "OS015") == 0 || strncmp(s, "42", 2) == 0 ||
+		strncmp(s, "28", 2) == 0 || strcmp(s, "3F000") == 0)
+		return FAULT_SETUP;
+	return FAULT_TRANSIENT;
+}
+
+/* The one-line reason of a failed statement (or of the connection). */
+static const char *
+reason(PGconn *conn, const PGresult *res, char *buf, size_t size)
+{
+	const char *msg = res ? PQresultErrorMessage(res) : NULL;
+
+	if (msg == NULL || *msg == '\0')
+		msg = PQerrorMessage(conn);
+	return os_first_line(msg, buf, size);
+}
+
+/* For handlers: turn a failed statement into an outcome and a reason. */
+os_outcome
+os_query_failed(PGconn *conn, const PGresult *res, os_batch *batch)
+{
+	reason(conn, res, batch->why, sizeof batch->why);
+	return classify(conn, res) == FAULT_LOST ? OS_LOST : OS_RETRY;
+}
+
+/* Exponential backoff: the next delay after d. */
+static long
+backoff_next(long d)
+{
+	return d * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d * 2;
+}
+
+/* d with jitter: a random delay between d/2 and d. */
+static long
+jitter(long d)
+{
+	return d / 2 + random() % (d / 2 + 1);
+}
+
+/* Report a setup failure and leave with exit code 2. */
+static step
+setup_failed(loop *l, const PGresult *res)
+{
+	char		buf[512];
+
+	reason(l->conn, res, buf, sizeof buf);
+	if (res != NULL && has_state(res, "OS015"))
+		os_error("%s (register it with --create)", buf);
+	else
+		os_error("%s", buf);
+	l->exit_code = OS_EXIT_SETUP;
+	return STEP_EXIT;
+}
+
+/* A failed setup statement: reconnect if the connection went, else exit 2. */
+static step
+setup_statement_failed(loop *l, const PGresult *res)
+{
+	return classify(l->conn, res) == FAULT_LOST ? STEP_LOST : setup_failed(l, res);
+}
+
+/* Is an order_system with event consumers installed?  Exit 2 if not. */
+static step
+check_extension(loop *l)
+{
+	PGresult   *res = run(l->conn, extension_sql, 0, NULL);
+	step		s = STEP_NEXT;
+
+	if (!ok(res))
+		s = setup_statement_failed(l, res);
+	else if (PQntuples(res) == 0)
+	{
+		os_error("the order_system extension is not installed in database \"%s\" "
+				 "(CREATE EXTENSION order_system)", PQdb(l->conn));
+		l->exit_code = OS_EXIT_SETUP;
+		s = STEP_EXIT;
+	}
+	else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+	{
+		os_error("order_system %s has no event consumers: 0.2.0 or later is needed "
+				 "(ALTER EXTENSION order_system UPDATE)", PQgetvalue(res, 0, 0));
+		l->exit_code = OS_EXIT_SETUP;
+		s = STEP_EXIT;
+	}
+	PQclear(res);
+	return s;
+}
+
+/*
+ * --create: register the consumer (an existing one keeps its position).
+ * Only on the first connection: one unregistered meanwhile must not come
+ * back positioned "now", past events it never saw.
+ */
+static step
+register_consumer(loop *l)
+{
+	const char *params[2] = {l->o->consumer, l->o->from_start ? "true" : "false"};
+	PGresult   *res = run(l->conn, register_sql, 2, params);
+	step		s = STEP_NEXT;
+
+	if (!ok(res))
+		s = setup_statement_failed(l, res);
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		os_log("registered consumer \"%s\"%s", l->o->consumer,
+			   l->o->from_start ? " from the start of the outbox" : "");
+	PQclear(res);
+	return s;
+}
+
+/* Subscribe to wake-ups before the first drain, so none falls in between. */
+static step
+listen_for_wakeups(loop *l)
+{
+	PGresult   *res;
+	step		s = STEP_NEXT;
+
+	if (l->o->once)
+		return STEP_NEXT;
+	res = run(l->conn, "LISTEN order_system_events", 0, NULL);
+	if (!ok(res))
+		s = setup_statement_failed(l, res);
+	PQclear(res);
+	return s;
+}
+
+/* Everything a fresh connection needs before draining. */
+static step
+setup(loop *l)
+{
+	step		s = check_extension(l);
+
+	if (s == STEP_NEXT && l->o->create && !l->registered)
+		s = register_consumer(l);
+	l->registered = l->registered || s == STEP_NEXT;
+	if (s == STEP_NEXT)
+		s = listen_for_wakeups(l);
+	return s;
+}
+
+/*
+ * Server notices go to stderr like progress lines (silenced by --quiet); a
+ * FATAL sent to an idle session is kept as the reason for the lost
+ * connection, logged on the reconnect line.
+ */
+static void
+on_notice(void *arg, const char *message)
+{
+	loop	   *l = arg;
+	char		buf[512];
+
+	if (strncmp(message, "FATAL:", 6) == 0)
+		os_first_line(message, l->fatal, sizeof l->fatal);
+	else
+		os_log("%s", os_first_line(message, buf, sizeof buf));
+}
+
+/* Open a connection (dbname may be a name, a conninfo string or a URI). */
+static PGconn *
+connect_db(loop *l)
+{
+	const char *const keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *const values[] = {l->o->conninfo, l->o->progname, NULL};
+	PGconn	   *conn = PQconnectdbParams(keys, values, 1);
+
+	if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+		PQsetNoticeProcessor(conn, on_notice, l);
+	return conn;
+}
+
+/* Sleep d (a backoff) unless stopping; false means "stop now, exit 0". */
+static bool
+backoff_sleep(loop *l, long d)
+{
+	if (os_sleep_ms(d))
+		return true;
+	l->exit_code = OS_EXIT_OK;
+	return false;
+}
+
+/* Log an acknowledgement that found the batch no longer open. */
+static void
+ack_note(const PGresult *res, const char *batch_id)
+{
+	if (!ok(res))
+		os_log("batch %s is unknown to the consumer (registered again meanwhile)", batch_id);
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		os_log("batch %s was already acknowledged or replayed", batch_id);
+}
+
+/* Acknowledge a delivered batch; retries transient errors. */
+static step
+ack(loop *l, const char *batch_id)
+{
+	const char *params[2] = {l->o->consumer, batch_id};
+	long		d = BACKOFF_FIRST_MS;
+	char		buf[512];
+
+	for (;;)
+	{
+		PGresult   *res = run(l->conn, ack_sql, 2, params);
+		fault		f;
+
+		if (ok(res) || has_state(res, "OS016"))
+		{
+			ack_note(res, batch_id);
+			PQclear(res);
+			return STEP_NEXT;
+		}
+		f = classify(l->conn, res);
+		reason(l->conn, res, buf, sizeof buf);
+		if (f != FAULT_TRANSIENT)
+		{
+			step		s = f == FAULT_LOST ? STEP_LOST : setup_failed(l, res);
+
+			PQclear(res);
+			return s;
+		}
+		PQclear(res);
+		os_log("cannot acknowledge batch %s (%s); retrying in %ld ms", batch_id, buf, d);
+		if (!backoff_sleep(l, d))
+			return STEP_EXIT;
+		d = backoff_next(d);
+	}
+}
+
+/* Give up on a batch: exit 3, the batch stays unacknowledged. */
+static step
+give_up(loop *l, const char *batch_id, const char *why, long retries)
+{
+	if (retries > 0)
+		os_error("batch %s not delivered after %ld retries (%s); giving up", batch_id,
+				 retries, why);
+	else
+		os_error("batch %s not delivered (%s); giving up", batch_id, why);
+	l->exit_code = OS_EXIT_GAVE_UP;
+	return STEP_EXIT;
+}
+
+/* Hand a batch to the handler until it is done (or we stop), then ack it. */
+static step
+deliver(loop *l, const PGresult *rows)
+{
+	const char *batch_id = PQgetvalue(rows, 0, OS_COL_BATCH_ID);
+	os_batch	b = {rows, PQntuples(rows), ""};
+	long		d = BACKOFF_FIRST_MS;
+	long		retries;
+
+	for (retries = 0;; retries++)
+	{
+		b.why[0] = '\0';
+		switch (l->handler(l->conn, &b, l->arg))
+		{
+			case OS_DONE:
+				return ack(l, batch_id);
+			case OS_LOST:
+				return STEP_LOST;
+			case OS_STOP:
+				l->exit_code = OS_EXIT_OK;
+				return STEP_EXIT;
+			case OS_GIVE_UP:
+				return give_up(l, batch_id, b.why, 0);
+			case OS_RETRY:
+				break;
+		}
+		if (l->o->max_retries >= 0 && retries >= l->o->max_retries)
+			return give_up(l, batch_id, b.why, retries);
+		os_log("batch %s not delivered (%s); retrying in %ld ms", batch_id, b.why, d);
+		if (!backoff_sleep(l, d))
+			return STEP_EXIT;
+		d = backoff_next(d);
+	}
+}
+
+/* Fetch and deliver batches until next_batch has nothing new. */
+static step
+drain(loop *l)
+{
+	const char *params[1] = {l->o->consumer};
+	long		d = BACKOFF_FIRST_MS;
+	char		buf[512];
+
+	for (;;)
+	{
+		PGresult   *res;
+		step		s;
+
+		if (os_stopping())
+		{
+			l->exit_code = OS_EXIT_OK;
+			return STEP_EXIT;
+		}
+		res = run(l->conn, fetch_sql, 1, params);
+		if (ok(res) && PQntuples(res) == 0)
+			s = STEP_DRAINED;
+		else if (ok(res))
+			s = deliver(l, res);
+		else if (classify(l->conn, res) == FAULT_TRANSIENT)
+		{
+			os_log("cannot fetch a batch (%s); retrying in %ld ms",
+				   reason(l->conn, res, buf, sizeof buf), d);
+			s = backoff_sleep(l, d) ? STEP_NEXT : STEP_EXIT;
+			d = backoff_next(d);
+		}
+		else
+			s = setup_statement_failed(l, res);
+		PQclear(res);
+		if (s != STEP_NEXT)
+			return s;
+	}
+}
+
+/* Free buffered notifications; true if there were any. */
+static bool
+take_notifies(PGconn *conn)
+{
+	PGnotify   *n;
+	bool		any = false;
+
+	while ((n = PQnotifies(conn)) != NULL)
+	{
+		PQfreemem(n);
+		any = true;
+	}
+	return any;
+}
+
+/* Wait for a NOTIFY, the poll interval or a stop request. */
+static step
+wait_for_wakeup(loop *l)
+{
+	int			rc;
+
+	if (take_notifies(l->conn))
+		return STEP_NEXT;		/* a wake-up came while we were draining */
+	rc = os_wait_socket(PQsocket(l->conn), l->o->poll_ms);
+	if (rc < 0 || (rc > 0 && !PQconsumeInput(l->conn)))
+		return STEP_LOST;
+	take_notifies(l->conn);
+	return STEP_NEXT;
+}
+
+/* Re-open the connection with backoff; false: stop (exit_code is set). */
+static bool
+reconnect(loop *l)
+{
+	char		why[512];
+	long		d = BACKOFF_FIRST_MS;
+	int			attempt;
+
+	if (l->fatal[0] != '\0')
+		snprintf(why, sizeof why, "%s", l->fatal);
+	else
+		reason(l->conn, NULL, why, sizeof why);
+	l->fatal[0] = '\0';
+	PQfinish(l->conn);
+	l->conn = NULL;
+	for (attempt = 1;; attempt++)
+	{
+		long		ms = jitter(d);
+		step		s;
+
+		if (os_stopping())
+		{
+			l->exit_code = OS_EXIT_OK;
+			return false;
+		}
+		os_log("%s (%s); reconnecting in %ld ms",
+			   attempt == 1 ? "connection lost" : "reconnect failed", why, ms);
+		if (!backoff_sleep(l, ms))
+			return false;
+		l->conn = connect_db(l);
+		s = PQstatus(l->conn) == CONNECTION_OK ? setup(l) : STEP_LOST;
+		if (s == STEP_NEXT)
+		{
+			os_log("reconnected");
+			return true;
+		}
+		if (s == STEP_EXIT)
+			return false;
+		reason(l->conn, NULL, why, sizeof why);
+		PQfinish(l->conn);
+		l->conn = NULL;
+		d = backoff_next(d);
+	}
+}
+
+/* The first connection: any failure is a setup error (exit 2). */
+static bool
+first_connect(loop *l)
+{
+	char		buf[512];
+	step		s;
+
+	l->conn = connect_db(l);
+	if (l->conn == NULL || PQstatus(l->conn) != CONNECTION_OK)
+	{
+		os_error("cannot connect: %s",
+				 l->conn ? os_first_line(PQerrorMessage(l->conn), buf, sizeof buf)
+				 : "out of memory");
+		l->exit_code = OS_EXIT_SETUP;
+		return false;
+	}
+	s = setup(l);
+	if (s == STEP_LOST)
+		setup_failed(l, NULL);	/* dropped during setup: as good as refused */
+	return s == STEP_NEXT;
+}
+
+/* Run the consumer loop with handler until stopped; returns the exit code. */
+int
+os_consume(const os_options *o, os_handler handler, void *arg)
+{
+	loop		l = {o, handler, arg, NULL, OS_EXIT_OK, false, ""};
+
+	os_log_init(o->progname, o->quiet);
+	os_signals_init();
+	srandom((unsigned) time(NULL) ^ ((unsigned) getpid() << 16));
+	if (first_connect(&l))
+	{
+		for (;;)
+		{
+			step		s = drain(&l);
+
+			if (s == STEP_DRAINED && (o->once || os_stopping()))
+				break;
+			if (s == STEP_DRAINED)
+				s = wait_for_wakeup(&l);
+			if (s == STEP_EXIT || (s == STEP_LOST && !reconnect(&l)))
+				break;
+		}
+	}
+	PQfinish(l.conn);
+	return l.exit_code;
+}

@@ -1,0 +1,351 @@
+# order_system_listen against a live server with the notifier preloaded:
+# command-line errors and exit codes, catch-up after downtime, --exec with
+# retries, wake-up by NOTIFY, and at-least-once delivery across a kill -9
+# of the listener and of the server.
+use strict;
+use warnings;
+use IPC::Run;
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+chomp(my $bindir = `pg_config --bindir`);
+my $listen = "$bindir/order_system_listen";
+plan skip_all => "$listen is not installed (make install)" unless -x $listen;
+
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+my $node = PostgreSQL::Test::Cluster->new('listener');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'order_system'
+order_system.notify_database = 'postgres'
+order_system.prune_interval = 0
+});
+$node->start;
+my $db = $node->connstr('postgres');
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION order_system;
+	SELECT order_system.create_member('member ' || i, NULL, 100000) FROM generate_series(1, 10) i;
+	SELECT order_system.create_product('SKU-' || i, 'product ' || i, 1000, 'KRW', 1000000)
+	  FROM generate_series(1, 5) i;
+});
+
+# Run the listener to completion: (exit code, stdout, stderr).
+sub listen_run
+{
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ $listen, @_ ], '<', \undef, '>', \$out, '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return ($? >> 8, $out, $err);
+}
+
+# Background processes, stopped at exit even if a test bails out.
+my @background;
+END { local $?; eval { $_->kill_kill } for @background; }
+
+# Start the listener in the background, stdout and stderr into files.
+sub listen_start
+{
+	my ($out, $err, @args) = @_;
+	my $h = IPC::Run::start([ $listen, '-d', $db, @args ], '<', \undef, '>', $out, '2>', $err);
+	push @background, $h;
+	return $h;
+}
+
+# Stop a background listener with SIGTERM; its exit code.
+sub listen_stop
+{
+	my ($h) = @_;
+	$h->signal('TERM');
+	$h->finish;
+	return $h->result(0);
+}
+
+# A file's text ('' while it does not exist).
+sub text_of
+{
+	my ($file) = @_;
+	open my $fh, '<', $file or return '';
+	local $/;
+	return scalar <$fh>;
+}
+
+# The events of JSON lines; a line cut short by kill -9 is skipped.
+sub events_of
+{
+	my @events;
+	for my $line (split /\n/, $_[0])
+	{
+		my $e = eval { decode_json($line) };
+		push @events, $e if $e;
+	}
+	return @events;
+}
+
+# Wait until $cond holds, at most $secs seconds; whether it held.
+sub wait_until
+{
+	my ($cond, $secs) = @_;
+	my $deadline = time + ($secs // $PostgreSQL::Test::Utils::timeout_default);
+	while (time < $deadline)
+	{
+		return 1 if $cond->();
+		usleep(50_000);
+	}
+	return $cond->();
+}
+
+# Place n card orders, one transaction each.
+sub place_orders
+{
+	my ($n) = @_;
+	$node->safe_psql('postgres', join '', map {
+		my ($m, $p) = (1 + $_ % 10, 1 + $_ % 5);
+		"SELECT order_system.place_order($m, '[{\"product_id\": $p, \"quantity\": 1}]', 'card');\n"
+	} 1 .. $n);
+}
+
+sub max_event_id
+{
+	return $node->safe_psql('postgres', 'SELECT coalesce(max(id), 0) FROM order_system.outbox');
+}
+
+sub outbox_ids_after
+{
+	my ($after) = @_;
+	return [ split /\n/, $node->safe_psql('postgres',
+		"SELECT id FROM order_system.outbox WHERE id > $after ORDER BY id") ];
+}
+
+# Wait until the consumer has acknowledged every committed event.
+sub wait_caught_up
+{
+	my ($consumer) = @_;
+	return $node->poll_query_until('postgres', qq{
+		SELECT pending_events = 0 AND NOT batch_open
+		  FROM order_system.consumer_status() WHERE name = '$consumer'});
+}
+
+# A pgbench load of card orders from 4 clients, in the background.
+sub start_load
+{
+	my ($transactions, $out) = @_;
+	my $script = "$tmp/order.sql";
+	open my $fh, '>', $script or die "$script: $!";
+	print $fh "\\set m random(1, 10)\n\\set p random(1, 5)\n",
+		"SELECT order_system.place_order(:m, jsonb_build_array(jsonb_build_object(",
+		"'product_id', :p, 'quantity', 1)), 'card');\n";
+	close $fh;
+	my $h = IPC::Run::start([ 'pgbench', '-n', '-c', '4', '-j', '2', '-t', $transactions,
+			'-R', '400', '-f', $script, '-h', $node->host, '-p', $node->port, 'postgres' ],
+		'<', \undef, '>', $out, '2>', $out);
+	push @background, $h;
+	return $h;
+}
+
+# The ids of events that are missing from the delivered ones.
+sub missing
+{
+	my ($expected, @events) = @_;
+	my %seen = map { $_->{id} => 1 } @events;
+	return [ grep { !$seen{$_} } @$expected ];
+}
+
+# ------------------------------------------------------------ command line
+
+my ($rc, $out, $err) = listen_run('--help');
+is($rc, 0, '--help exits 0');
+like($out, qr/Exit status:.*\n\s+3\s/s, '--help documents the exit codes');
+
+($rc, $out, $err) = listen_run('-d', $db);
+is($rc, 1, 'no consumer name: usage error, exit 1');
+
+($rc, $out, $err) = listen_run('-d', $db, '-c', 'x', '--poll-interval', '0');
+is($rc, 1, 'a bad --poll-interval: exit 1');
+
+($rc, $out, $err) = listen_run('-d', 'nonsense_option=1', '-c', 'x');
+is($rc, 2, 'a bad conninfo exits 2');
+like($err, qr/cannot connect: .*nonsense_option/, 'with the reason');
+
+($rc, $out, $err) = listen_run('-d', "host=$tmp/no-such-dir port=1", '-c', 'x', '--once');
+is($rc, 2, 'an unreachable server at start-up exits 2');
+
+($rc, $out, $err) = listen_run('-d', $db, '-c', 'nobody', '--once');
+is($rc, 2, 'an unknown consumer exits 2');
+like($err, qr/consumer "nobody" is not registered \(register it with --create\)/,
+	'with a clear message (OS015)');
+
+$node->safe_psql('postgres', 'CREATE DATABASE plain');
+($rc, $out, $err) = listen_run('-d', $node->connstr('plain'), '-c', 'x', '--create', '--once');
+is($rc, 2, 'a database without the extension exits 2');
+like($err, qr/extension is not installed in database "plain"/, 'and says so');
+
+$node->safe_psql('plain', q{CREATE EXTENSION order_system VERSION '0.1.0'});
+($rc, $out, $err) = listen_run('-d', $node->connstr('plain'), '-c', 'x', '--create', '--once');
+is($rc, 2, 'version 0.1.0 (no next_batch) exits 2');
+like($err, qr/order_system 0\.1\.0 has no event consumers/, 'and names the version');
+
+($rc, $out, $err) = listen_run('-d', $db, '-c', 'Bad Name', '--create', '--once');
+is($rc, 2, 'an invalid consumer name is refused by register_consumer: exit 2');
+
+# ------------------------------------------- catch-up after being offline
+
+($rc, $out, $err) = listen_run('-d', $db, '-c', 'catchup', '--create', '--once');
+is($rc, 0, '--create --once registers a consumer and exits 0');
+is($out, '', 'a consumer registered now skips the events already written');
+like($err, qr/registered consumer "catchup"/, 'registration is logged on stderr');
+
+my $before = max_event_id();
+place_orders(100);
+($rc, $out, $err) = listen_run('-d', $db, '-c', 'catchup', '--once', '--quiet');
+is($rc, 0, '--once after 100 orders exits 0');
+is($err, '', '--quiet: nothing on stderr');
+my @events = events_of($out);
+my @ids = map { $_->{id} } @events;
+is_deeply(\@ids, outbox_ids_after($before),
+	'every event committed while offline, each once, in id order');
+my @placed = grep { $_->{event_type} eq 'order.placed' } @events;
+is(scalar @placed, 100, 'exactly 100 order.placed events');
+is_deeply([ map { $_->{payload}{order_id} } @placed ], [ 1 .. 100 ], 'one per order');
+is(scalar(grep { $_->{event_type} eq 'payment.requested' } @events), 100,
+	'and their payment.requested events');
+my ($first) = @events;
+is_deeply([ sort keys %$first ],
+	[ qw(aggregate_id aggregate_type created_at event_type id payload tx_id) ],
+	'each line is one event object with the outbox columns');
+like($first->{tx_id}, qr/^\d+$/, 'tx_id is a string of digits');
+($rc, $out, $err) = listen_run('-d', $db, '-c', 'catchup', '--once');
+is($out, '', 'acknowledged: a second --once delivers nothing');
+
+($rc, $out) = listen_run('-d', $db, '-c', 'everything', '--create', '--from-start', '--once');
+is_deeply([ map { $_->{id} } events_of($out) ], outbox_ids_after(0),
+	'--from-start delivers every retained event');
+
+# ---------------------------------------------------------------- --exec
+
+listen_run('-d', $db, '-c', 'piped', '--create', '--once');
+$before = max_event_id();
+place_orders(3);
+my ($marker, $sink) = ("$tmp/marker", "$tmp/sink");
+($rc, $out, $err) = listen_run('-d', $db, '-c', 'piped', '--once', '--exec',
+	"if [ -e '$marker' ]; then cat > '$sink'; else touch '$marker'; exit 1; fi");
+is($rc, 0, '--exec: a command that fails once, then succeeds: exit 0');
+like($err, qr/batch \d+ not delivered \(command exited with status 1\); retrying in 100 ms/,
+	'the retry is logged with its backoff');
+is_deeply([ map { $_->{id} } events_of(text_of($sink)) ], outbox_ids_after($before),
+	'the command got the batch as JSON lines on stdin');
+
+$before = max_event_id();
+place_orders(1);
+($rc, $out, $err) = listen_run('-d', $db, '-c', 'piped', '--once', '--exec', 'exit 5',
+	'--max-retries', '2');
+is($rc, 3, 'a command that keeps failing: exit 3 after --max-retries');
+like($err, qr/not delivered after 2 retries \(command exited with status 5\); giving up/,
+	'and says why');
+($rc, $out) = listen_run('-d', $db, '-c', 'piped', '--once');
+is_deeply([ map { $_->{id} } events_of($out) ], outbox_ids_after($before),
+	'the batch was not acknowledged: it comes again');
+
+# ----------------------------------------------------- wake-up by NOTIFY
+
+listen_run('-d', $db, '-c', 'live', '--create', '--once');
+my ($live_out, $live_err) = ("$tmp/live.out", "$tmp/live.err");
+my $live = IPC::Run::start([ $listen, '-d', "$db application_name=live", '-c', 'live',
+		'--poll-interval', '60000' ], '<', \undef, '>', $live_out, '2>', $live_err);
+push @background, $live;
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE application_name = 'live' AND state = 'idle' AND query LIKE '%next_batch%'}),
+	'the listener drained and waits');
+my $notifies = $node->safe_psql('postgres', 'SELECT notifies FROM order_system.notifier_status()');
+my $t0 = time;
+my $order = $node->safe_psql('postgres', q{
+	SELECT order_id FROM order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'card')});
+ok(wait_until(sub { text_of($live_out) =~ /"order_id": $order\b/ }, 30),
+	'an order committed while the listener waits is delivered');
+cmp_ok(time - $t0, '<', 10, 'well within the 60 s poll interval: woken by the notifier');
+cmp_ok($node->safe_psql('postgres', 'SELECT notifies FROM order_system.notifier_status()'),
+	'>', $notifies, 'the notifier sent a wake-up');
+is(listen_stop($live), 0, 'SIGTERM while waiting: exit 0');
+
+# ------------------------------------------------- kill -9 of the listener
+
+listen_run('-d', $db, '-c', 'crashy', '--create', '--once');
+$before = max_event_id();
+my $load_out = "$tmp/load1.out";
+my $load = start_load(150, $load_out);
+my @out = ("$tmp/crashy1.out", "$tmp/crashy2.out");
+my $h = listen_start($out[0], "$tmp/crashy1.err", '-c', 'crashy', '--poll-interval', '100');
+ok(wait_until(sub { (() = text_of($out[0]) =~ /\n/g) >= 40 }), 'the listener is streaming');
+$h->signal('KILL');
+$h->finish;
+$load->finish;
+is($load->result(0), 0, 'the load ran') or diag(text_of($load_out));
+$h = listen_start($out[1], "$tmp/crashy2.err", '-c', 'crashy', '--poll-interval', '100');
+ok(wait_caught_up('crashy'), 'restarted, it catches up');
+is(listen_stop($h), 0, 'and stops with exit 0 on SIGTERM');
+my @first = events_of(text_of($out[0]));
+my @delivered = (@first, events_of(text_of($out[1])));
+my $expected = outbox_ids_after($before);
+cmp_ok(scalar @first, '<', scalar @$expected, 'the kill came before the end of the stream');
+is_deeply(missing($expected, @delivered), [], 'every event delivered at least once, no gap');
+my %in_outbox = map { $_ => 1 } @$expected;
+is(scalar(grep { !$in_outbox{ $_->{id} } } @delivered), 0, 'nothing delivered that is not in the outbox');
+note(sprintf '%d events, %d deliveries', scalar @$expected, scalar @delivered);
+
+# --------------------------------------------------- kill -9 of the server
+
+# The listener is paused (SIGSTOP) while orders keep committing, so the crash
+# leaves committed events it has not delivered; it must reconnect and
+# deliver them after the restart.
+listen_run('-d', $db, '-c', 'survivor', '--create', '--once');
+$before = max_event_id();
+my $orders_before = $node->safe_psql('postgres', 'SELECT max(id) FROM order_system.orders');
+my ($surv_out, $surv_err) = ("$tmp/survivor.out", "$tmp/survivor.err");
+$h = listen_start($surv_out, $surv_err, '-c', 'survivor', '--poll-interval', '200');
+$load = start_load(2000, "$tmp/load2.out");
+ok(wait_until(sub { (() = text_of($surv_out) =~ /\n/g) >= 40 }), 'orders are flowing');
+$h->signal('STOP');
+my $orders_paused = $node->safe_psql('postgres', 'SELECT max(id) FROM order_system.orders');
+ok($node->poll_query_until('postgres',
+		"SELECT max(id) >= $orders_paused + 100 FROM order_system.orders"),
+	'orders keep committing while the listener is paused');
+my ($postmaster) = split /\n/, text_of($node->data_dir . '/postmaster.pid');
+$node->kill9;
+$load->finish;
+$h->signal('CONT');
+my $lines_at_crash = () = text_of($surv_out) =~ /\n/g;
+# The lock file names the dead postmaster until it is reaped, and its
+# backends may hold shared memory a little longer: wait, then retry.
+ok(wait_until(sub { !kill 0, $postmaster }), 'the postmaster is gone');
+my $started = 0;
+for (1 .. 100)
+{
+	last if $started = $node->start(fail_ok => 1);
+	usleep(200_000);
+}
+ok($started, 'the server restarts after kill -9');
+my $after_crash = $node->safe_psql('postgres', q{
+	SELECT order_id FROM order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'card')});
+ok(wait_caught_up('survivor'), 'the running listener reconnects and catches up');
+is(listen_stop($h), 0, 'SIGTERM: exit 0');
+like(text_of($surv_err), qr/connection lost .*reconnecting in \d+ ms/, 'the lost connection is logged');
+like(text_of($surv_err), qr/: reconnected$/m, 'and so is the reconnection');
+@delivered = events_of(text_of($surv_out));
+cmp_ok(scalar @delivered, '>', $lines_at_crash, 'events were delivered after the crash');
+is_deeply(missing(outbox_ids_after($before), @delivered), [],
+	'every event that survived the crash was delivered');
+my %placed = map { $_->{payload}{order_id} => 1 } grep { $_->{event_type} eq 'order.placed' } @delivered;
+my @committed = split /\n/, $node->safe_psql('postgres',
+	"SELECT id FROM order_system.orders WHERE id > $orders_before ORDER BY id");
+cmp_ok(scalar @committed, '>', 100, 'orders committed before the crash');
+is_deeply([ grep { !$placed{$_} } @committed ], [],
+	'every committed order was announced, including one placed after the restart');
+ok($placed{$after_crash}, 'the order placed after the restart was delivered');
+note(sprintf '%d orders, %d events delivered, %d before the crash',
+	scalar @committed, scalar @delivered, $lines_at_crash);
+
+$node->stop;
+done_testing();
