@@ -93,13 +93,17 @@ os_require_args(FunctionCallInfo fcinfo, int nargs, const char *const *names)
 char *
 os_text_arg(FunctionCallInfo fcinfo, int argno, const char *name, int maxlen)
 {
-	text	   *t;
-	int			bytes;
-
 	if (PG_ARGISNULL(argno))
 		return NULL;
-	t = PG_GETARG_TEXT_PP(argno);
-	bytes = VARSIZE_ANY_EXHDR(t);
+	return os_text_value(PG_GETARG_TEXT_PP(argno), name, maxlen);
+}
+
+/* A text value as a C string, rejecting more than maxlen characters. */
+char *
+os_text_value(text *t, const char *name, int maxlen)
+{
+	int			bytes = VARSIZE_ANY_EXHDR(t);
+
 	if (bytes > maxlen &&
 		(bytes > maxlen * MAX_MULTIBYTE_CHAR_LEN ||
 		 pg_mbstrlen_with_len(VARDATA_ANY(t), bytes) > maxlen))

@@ -37,6 +37,7 @@ extern void os_require_args(FunctionCallInfo fcinfo, int nargs,
 							const char *const *names);
 extern char *os_text_arg(FunctionCallInfo fcinfo, int argno,
 						 const char *name, int maxlen);
+extern char *os_text_value(text *t, const char *name, int maxlen);
 
 /* ------------------------------------------------------------------ SPI */
 
@@ -75,6 +76,12 @@ extern void os_json_key_str(StringInfo buf, const char *key, const char *value);
 extern void os_json_key_raw(StringInfo buf, const char *key, const char *json);
 extern void os_emit_event(const char *event_type, const char *aggregate_type,
 						  int64 aggregate_id, const char *payload_json);
+
+/* --------------------------------------------------------------- orders */
+
+extern int64 os_place_order_values(int64 member_id, Jsonb *lines, text *method,
+								   text *idem_key, Jsonb *params,
+								   const char **status, bool *replayed);
 
 /* ------------------------------------------------------------- payments */
 

@@ -156,26 +156,37 @@ parse_lines(Jsonb *jb, int *nlines)
 	return lines;
 }
 
+/* Check and fingerprint a request; idem_key and params may be NULL. */
 static void
-read_request(FunctionCallInfo fcinfo, place_request *req)
+build_request(place_request *req, int64 member_id, Jsonb *lines, text *method,
+			  text *idem_key, Jsonb *params)
 {
-	static const char *const names[] = {"member_id", "lines", "payment_method"};
 	char	   *params_text;
 
-	os_require_args(fcinfo, 3, names);
-	req->member_id = PG_GETARG_INT64(0);
-	req->lines = parse_lines(PG_GETARG_JSONB_P(1), &req->nlines);
-	req->method = os_text_arg(fcinfo, 2, "payment_method", 63);
-	req->idem_key = os_text_arg(fcinfo, 3, "idempotency_key", 255);
+	req->member_id = member_id;
+	req->lines = parse_lines(lines, &req->nlines);
+	req->method = os_text_value(method, "payment_method", 63);
+	req->idem_key = idem_key ? os_text_value(idem_key, "idempotency_key", 255) : NULL;
 	if (req->idem_key != NULL && req->idem_key[0] == '\0')
 		os_error(OS_ERR_INVALID_PARAMETER, "idempotency_key must not be empty");
-	req->params = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+	req->params = params;
 	if (req->params != NULL && !JB_ROOT_IS_OBJECT(req->params))
 		os_error(OS_ERR_INVALID_PARAMETER, "payment_params must be a JSON object");
 	params_text = req->params ? JsonbToCString(NULL, &req->params->root,
 											   VARSIZE(req->params)) : "";
 	req->fingerprint = os_request_fingerprint(req->member_id, req->method,
 											  req->lines, req->nlines, params_text);
+}
+
+static void
+read_request(FunctionCallInfo fcinfo, place_request *req)
+{
+	static const char *const names[] = {"member_id", "lines", "payment_method"};
+
+	os_require_args(fcinfo, 3, names);
+	build_request(req, PG_GETARG_INT64(0), PG_GETARG_JSONB_P(1), PG_GETARG_TEXT_PP(2),
+				  PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
+				  PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
 }
 
 /* --------------------------------------------------------- idempotency */
@@ -476,6 +487,34 @@ place(place_request *req, place_result *res)
 	emit_placed(req, res, &plan, expires_json);
 }
 
+/* Replay the order of the request's idempotency key, or place a new one. */
+static void
+place_or_replay(place_request *req, place_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (req->idem_key == NULL || !replay_by_key(req, res))
+		place(req, res);
+}
+
+/*
+ * place_order from values, for the checkout trigger: the same checks,
+ * replay and writes.  The caller is connected to SPI; *status lives in
+ * the SPI procedure's memory.  Returns the order id.
+ */
+int64
+os_place_order_values(int64 member_id, Jsonb *lines, text *method, text *idem_key,
+					  Jsonb *params, const char **status, bool *replayed)
+{
+	place_request req;
+	place_result res;
+
+	build_request(&req, member_id, lines, method, idem_key, params);
+	place_or_replay(&req, &res);
+	*status = res.status;
+	*replayed = res.replayed;
+	return res.order_id;
+}
+
 /* place_order(member_id, lines, payment_method, idempotency_key, payment_params) */
 Datum
 os_place_order(PG_FUNCTION_ARGS)
@@ -494,11 +533,9 @@ os_place_order(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("place_order must be declared to return a composite type")));
 	read_request(fcinfo, &req);
-	memset(&res, 0, sizeof(res));
 
 	SPI_connect();
-	if (req.idem_key == NULL || !replay_by_key(&req, &res))
-		place(&req, &res);
+	place_or_replay(&req, &res);
 
 	values[0] = Int64GetDatum(res.order_id);
 	values[1] = CStringGetTextDatum(res.status);

@@ -126,7 +126,10 @@ SELECT set_eq($$
 	('order_system.virtual_account_valid(text)'),
 	('order_system.orders_status_guard()'),
 	('order_system.notifier_status()'),
-	('order_system.raise_unknown_consumer(text)')
+	('order_system.raise_unknown_consumer(text)'),
+	('order_system.cut_snapshot()'),
+	('order_system.lock_consumer(text)'),
+	('order_system.require_arg(anyelement,text)')
 	$$, 'every other function runs as SECURITY DEFINER');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc p

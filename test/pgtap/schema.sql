@@ -13,8 +13,8 @@ SELECT plan(58);
 
 SELECT tables_are('order_system',
 	ARRAY['member', 'product', 'payment_method', 'orders', 'order_line', 'payment',
-		  'points_ledger', 'outbox', 'consumer'],
-	'order_system has exactly its nine tables');
+		  'points_ledger', 'outbox', 'consumer', 'outbox_pruned'],
+	'order_system has exactly its ten tables');
 SELECT sequences_are('order_system',
 	ARRAY['member_id_seq', 'product_id_seq', 'orders_id_seq', 'payment_id_seq',
 		  'points_ledger_id_seq', 'outbox_id_seq'],
