@@ -113,7 +113,7 @@ $$;
 -- Lock a consumer's row (raising OS015 if there is none) and return it.
 CREATE FUNCTION order_system.lock_consumer(name text)
 RETURNS order_system.consumer
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	c order_system.consumer;
@@ -135,28 +135,39 @@ $$;
 CREATE FUNCTION order_system.next_batch(consumer text)
 RETURNS TABLE (batch_id bigint, id bigint, tx_id xid8, event_type text, aggregate_type text,
 			   aggregate_id bigint, payload jsonb, created_at timestamptz)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan	-- the same index range scan every time, planned once
 AS $$
 DECLARE
 	c order_system.consumer := order_system.lock_consumer(consumer);
-	now_snap pg_snapshot;
+	lo pg_snapshot := c.last_snapshot;
+	hi pg_snapshot;
 BEGIN
 	IF c.batch_snapshot IS NULL THEN
-		now_snap := order_system.cut_snapshot();	-- after the lock: never older than an ack
-		IF NOT EXISTS (SELECT FROM order_system.events_between(c.last_snapshot, now_snap)) THEN
-			UPDATE order_system.consumer k SET last_snapshot = now_snap, acked_at = now()
+		hi := order_system.cut_snapshot();	-- after the lock: never older than an ack
+		-- (events_between, written out so that plpgsql keeps its plan)
+		IF NOT EXISTS (SELECT FROM order_system.outbox e
+						WHERE e.tx_id >= pg_snapshot_xmin(lo) AND e.tx_id < pg_snapshot_xmax(hi)
+						  AND NOT pg_visible_in_snapshot(e.tx_id, lo)
+						  AND pg_visible_in_snapshot(e.tx_id, hi)) THEN
+			UPDATE order_system.consumer k SET last_snapshot = hi, acked_at = now()
 			 WHERE k.name = c.name;
 			RETURN;
 		END IF;
 		c.batch_id := c.batch_id + 1;
-		c.batch_snapshot := now_snap;
-		UPDATE order_system.consumer k SET batch_snapshot = now_snap, batch_id = c.batch_id
+		UPDATE order_system.consumer k SET batch_snapshot = hi, batch_id = c.batch_id
 		 WHERE k.name = c.name;
+	ELSE
+		hi := c.batch_snapshot;
 	END IF;
 	RETURN QUERY
 		SELECT c.batch_id, e.id, e.tx_id, e.event_type, e.aggregate_type, e.aggregate_id,
 			   e.payload, e.created_at
-		  FROM order_system.events_between(c.last_snapshot, c.batch_snapshot) e;
+		  FROM order_system.outbox e
+		 WHERE e.tx_id >= pg_snapshot_xmin(lo) AND e.tx_id < pg_snapshot_xmax(hi)
+		   AND NOT pg_visible_in_snapshot(e.tx_id, lo) AND pg_visible_in_snapshot(e.tx_id, hi)
+		 ORDER BY e.id;
 END
 $$;
 
@@ -259,8 +270,103 @@ BEGIN
 END
 $$;
 
--- check_invariants(), as in 0.1.0 but for pruned events: an order placed
--- before the last prune_outbox() may have lost its order.placed event.
+-- Flash-sale stock buckets (src/buckets.c)
+
+ALTER TABLE order_system.product
+	ADD COLUMN flash_buckets smallint NOT NULL DEFAULT 0 CHECK (flash_buckets BETWEEN 0 AND 64),
+	ADD COLUMN stock_bucketed bigint NOT NULL DEFAULT 0 CHECK (stock_bucketed >= 0),
+	DROP CONSTRAINT product_stock_adds_up,
+	ADD CONSTRAINT product_stock_adds_up
+		CHECK (stock_available + stock_reserved + stock_sold + stock_bucketed = stock_received);
+COMMENT ON COLUMN order_system.product.stock_bucketed IS 'Stock handed to flash-sale buckets (order_system.stock_bucket), counted there.';
+
+CREATE TABLE order_system.stock_bucket (
+	product_id bigint NOT NULL REFERENCES order_system.product (id),
+	bucket smallint NOT NULL CHECK (bucket BETWEEN 0 AND 63),
+	available bigint NOT NULL DEFAULT 0 CHECK (available >= 0),
+	reserved bigint NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+	sold bigint NOT NULL DEFAULT 0 CHECK (sold >= 0),
+	allotted bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (product_id, bucket),
+	CONSTRAINT stock_bucket_adds_up CHECK (available + reserved + sold = allotted)
+);
+COMMENT ON TABLE order_system.stock_bucket IS 'A flash-sale product''s stock, spread over rows that orders lock independently.';
+SELECT pg_catalog.pg_extension_config_dump('order_system.stock_bucket', '');
+
+-- The bucket a line's stock came from; NULL: the product row.
+ALTER TABLE order_system.order_line ADD COLUMN bucket smallint;
+
+-- set_flash_sale(product_id, buckets): spread the product's available stock
+-- over that many bucket rows (1 to 64), or gather it back (0).  Stock
+-- reserved or sold from buckets stays there until the saga settles it.
+-- Returns the available stock now held in buckets.
+CREATE FUNCTION order_system.set_flash_sale(product_id bigint, buckets integer)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	total bigint;
+	gathered bigint;
+BEGIN
+	PERFORM order_system.require_arg(product_id, 'product_id');
+	PERFORM order_system.require_arg(buckets, 'buckets');
+	IF buckets NOT BETWEEN 0 AND 64 THEN
+		RAISE EXCEPTION 'buckets must be between 0 and 64' USING ERRCODE = '22023';
+	END IF;
+	-- the product row, then its buckets: the order every other locker follows
+	SELECT p.stock_available INTO total FROM order_system.product p
+	 WHERE p.id = set_flash_sale.product_id FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'product % not found', set_flash_sale.product_id USING ERRCODE = 'OS003';
+	END IF;
+	PERFORM 1 FROM order_system.stock_bucket b WHERE b.product_id = set_flash_sale.product_id
+	 ORDER BY b.bucket FOR NO KEY UPDATE;
+	SELECT coalesce(sum(b.available), 0) INTO gathered FROM order_system.stock_bucket b
+	 WHERE b.product_id = set_flash_sale.product_id;
+	UPDATE order_system.stock_bucket b SET allotted = b.allotted - b.available, available = 0
+	 WHERE b.product_id = set_flash_sale.product_id AND b.available > 0;
+	total := total + gathered;
+	IF buckets > 0 THEN
+		INSERT INTO order_system.stock_bucket (product_id, bucket)
+		SELECT set_flash_sale.product_id, g FROM generate_series(0, buckets - 1) g
+		ON CONFLICT ON CONSTRAINT stock_bucket_pkey DO NOTHING;
+		UPDATE order_system.stock_bucket b
+		   SET available = total / buckets + CASE WHEN b.bucket < total % buckets THEN 1 ELSE 0 END,
+			   allotted = b.allotted + total / buckets + CASE WHEN b.bucket < total % buckets THEN 1 ELSE 0 END
+		 WHERE b.product_id = set_flash_sale.product_id AND b.bucket < buckets;
+	END IF;
+	UPDATE order_system.product p
+	   SET flash_buckets = buckets,
+		   stock_available = CASE WHEN buckets > 0 THEN 0 ELSE total END,
+		   stock_bucketed = p.stock_bucketed - gathered + CASE WHEN buckets > 0 THEN total ELSE 0 END
+	 WHERE p.id = set_flash_sale.product_id;
+	RETURN CASE WHEN buckets > 0 THEN total ELSE 0 END;
+END
+$$;
+REVOKE ALL ON FUNCTION order_system.set_flash_sale(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_system.set_flash_sale(bigint, integer) TO order_system_admin;
+REVOKE ALL ON TABLE order_system.stock_bucket FROM PUBLIC;
+GRANT SELECT ON TABLE order_system.stock_bucket TO order_system_admin;
+
+-- A flash-sale product's stock counts its buckets too.
+CREATE OR REPLACE FUNCTION order_system.get_product(product_id bigint)
+RETURNS TABLE (id bigint, sku text, name text, price bigint, currency text, active boolean,
+			   stock_available bigint, stock_reserved bigint, stock_sold bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT p.id, p.sku, p.name, p.price, p.currency, p.active,
+		   p.stock_available + coalesce(b.available, 0), p.stock_reserved + coalesce(b.reserved, 0),
+		   p.stock_sold + coalesce(b.sold, 0)
+	  FROM order_system.product p
+	  LEFT JOIN (SELECT s.product_id, sum(s.available) AS available, sum(s.reserved) AS reserved,
+						sum(s.sold) AS sold
+				   FROM order_system.stock_bucket s GROUP BY s.product_id) b ON b.product_id = p.id
+	 WHERE p.id = get_product.product_id;
+END;
+
+-- check_invariants(), as in 0.1.0 but for pruned events (an order placed
+-- before the last prune_outbox() may have lost its order.placed event) and
+-- for stock held in flash-sale buckets.
 CREATE OR REPLACE FUNCTION order_system.check_invariants()
 RETURNS TABLE (invariant text, subject text, detail text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -271,22 +377,40 @@ BEGIN ATOMIC
 	 WHERE p.stock_available < 0 OR p.stock_reserved < 0 OR p.stock_sold < 0
 	UNION ALL
 	SELECT 'stock_adds_up', 'product ' || p.id,
-		   format('available %s + reserved %s + sold %s <> received %s',
-				  p.stock_available, p.stock_reserved, p.stock_sold, p.stock_received)
+		   format('available %s + reserved %s + sold %s + bucketed %s <> received %s',
+				  p.stock_available, p.stock_reserved, p.stock_sold, p.stock_bucketed, p.stock_received)
 	  FROM order_system.product p
-	 WHERE p.stock_available + p.stock_reserved + p.stock_sold <> p.stock_received
+	 WHERE p.stock_available + p.stock_reserved + p.stock_sold + p.stock_bucketed <> p.stock_received
 	UNION ALL
-	SELECT 'stock_matches_orders', 'product ' || p.id,
-		   format('reserved %s (orders say %s), sold %s (orders say %s)',
-				  p.stock_reserved, coalesce(s.reserved, 0), p.stock_sold, coalesce(s.sold, 0))
+	SELECT 'stock_buckets_add_up', 'product ' || p.id,
+		   format('bucketed %s, buckets hold %s', p.stock_bucketed, coalesce(b.allotted, 0))
 	  FROM order_system.product p
-	  LEFT JOIN (SELECT l.product_id,
+	  LEFT JOIN (SELECT s.product_id, sum(s.allotted) AS allotted FROM order_system.stock_bucket s
+				  GROUP BY s.product_id) b ON b.product_id = p.id
+	 WHERE p.stock_bucketed <> coalesce(b.allotted, 0)
+	UNION ALL
+	SELECT 'stock_bucket_valid', 'product ' || s.product_id || ' bucket ' || s.bucket,
+		   format('available %s reserved %s sold %s allotted %s', s.available, s.reserved, s.sold, s.allotted)
+	  FROM order_system.stock_bucket s
+	 WHERE s.available < 0 OR s.reserved < 0 OR s.sold < 0
+		OR s.available + s.reserved + s.sold <> s.allotted
+	UNION ALL
+	SELECT 'stock_matches_orders', 'product ' || p.id || coalesce(' bucket ' || k.bucket, ''),
+		   format('reserved %s (orders say %s), sold %s (orders say %s)',
+				  k.reserved, coalesce(s.reserved, 0), k.sold, coalesce(s.sold, 0))
+	  FROM order_system.product p
+	  CROSS JOIN LATERAL (SELECT NULL::smallint AS bucket, p.stock_reserved AS reserved, p.stock_sold AS sold
+						  UNION ALL
+						  SELECT b.bucket, b.reserved, b.sold FROM order_system.stock_bucket b
+						   WHERE b.product_id = p.id) k
+	  LEFT JOIN (SELECT l.product_id, l.bucket,
 						sum(l.quantity) FILTER (WHERE o.status = 'pending_payment') AS reserved,
 						sum(l.quantity) FILTER (WHERE o.status IN ('paid', 'completed')) AS sold
 				   FROM order_system.order_line l
 				   JOIN order_system.orders o ON o.id = l.order_id
-				  GROUP BY l.product_id) s ON s.product_id = p.id
-	 WHERE p.stock_reserved <> coalesce(s.reserved, 0) OR p.stock_sold <> coalesce(s.sold, 0)
+				  GROUP BY l.product_id, l.bucket) s
+		ON s.product_id = p.id AND s.bucket IS NOT DISTINCT FROM k.bucket
+	 WHERE k.reserved <> coalesce(s.reserved, 0) OR k.sold <> coalesce(s.sold, 0)
 	UNION ALL
 	SELECT 'points_negative', 'member ' || m.id, format('balance %s', m.points_balance)
 	  FROM order_system.member m WHERE m.points_balance < 0

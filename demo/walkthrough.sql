@@ -62,15 +62,3 @@ SELECT stock_available, stock_reserved FROM order_system.get_product(:monitor);
 SELECT points_balance AS "Minji's points after the refund" FROM order_system.get_member(:minji);
 SELECT order_system.decline_payment(:split_order_id, 'card declined by issuer') AS "decline delivered twice (no-op)";
 
-\echo
-\echo '== The outbox: every state change as an event, written in the same transaction'
-SELECT id, event_type, aggregate_id AS "order", payload - 'lines' AS payload
-  FROM order_system.outbox WHERE aggregate_type = 'order' ORDER BY id;
-
-\echo
-\echo '== Invariant check (no rows: stock, points, payments and events all agree)'
-SELECT * FROM order_system.check_invariants();
-SELECT count(*) AS orders, count(*) FILTER (WHERE status = 'completed') AS completed,
-	   count(*) FILTER (WHERE status = 'paid') AS paid,
-	   count(*) FILTER (WHERE status = 'cancelled') AS cancelled
-  FROM order_system.orders;

@@ -11,9 +11,9 @@
 #include "utils/json.h"
 
 static os_stmt insert_event = OS_STMT(
-	"INSERT INTO order_system.outbox (event_type, aggregate_type, aggregate_id, payload)"
-	" VALUES ($1, $2, $3, $4::pg_catalog.jsonb)",
-	4, TEXTOID, TEXTOID, INT8OID, TEXTOID);
+									  "INSERT INTO order_system.outbox (event_type, aggregate_type, aggregate_id, payload)"
+									  " VALUES ($1, $2, $3, $4::pg_catalog.jsonb)",
+									  4, TEXTOID, TEXTOID, INT8OID, TEXTOID);
 
 static void
 json_sep(StringInfo buf, const char *key)

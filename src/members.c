@@ -13,21 +13,21 @@ PG_FUNCTION_INFO_V1(os_deactivate_member);
 PG_FUNCTION_INFO_V1(os_adjust_points);
 
 static os_stmt insert_member = OS_STMT(
-	"INSERT INTO order_system.member (name, email) VALUES ($1, $2) RETURNING id",
-	2, TEXTOID, TEXTOID);
+									   "INSERT INTO order_system.member (name, email) VALUES ($1, $2) RETURNING id",
+									   2, TEXTOID, TEXTOID);
 
 static os_stmt lock_member = OS_STMT(
-	"SELECT active FROM order_system.member WHERE id = $1 FOR NO KEY UPDATE",
-	1, INT8OID);
+									 "SELECT active FROM order_system.member WHERE id = $1 FOR NO KEY UPDATE",
+									 1, INT8OID);
 
 static os_stmt deactivate_member = OS_STMT(
-	"UPDATE order_system.member SET active = false WHERE id = $1",
-	1, INT8OID);
+										   "UPDATE order_system.member SET active = false WHERE id = $1",
+										   1, INT8OID);
 
 static os_stmt apply_points = OS_STMT(
-	"UPDATE order_system.member SET points_balance = points_balance + $2"
-	" WHERE id = $1 AND points_balance + $2 >= 0 RETURNING points_balance",
-	2, INT8OID, INT8OID);
+									  "UPDATE order_system.member SET points_balance = points_balance + $2"
+									  " WHERE id = $1 AND points_balance + $2 >= 0 RETURNING points_balance",
+									  2, INT8OID, INT8OID);
 
 /*
  * Earnings and adjustments stop at OS_MAX_POINTS, so that refunding points
@@ -36,18 +36,18 @@ static os_stmt apply_points = OS_STMT(
 #define OS_MAX_POINTS INT64CONST(1000000000000000)
 
 static os_stmt apply_points_capped = OS_STMT(
-	"UPDATE order_system.member SET points_balance = points_balance + $2"
-	" WHERE id = $1 AND points_balance + $2 BETWEEN 0 AND $3 RETURNING points_balance",
-	3, INT8OID, INT8OID, INT8OID);
+											 "UPDATE order_system.member SET points_balance = points_balance + $2"
+											 " WHERE id = $1 AND points_balance + $2 BETWEEN 0 AND $3 RETURNING points_balance",
+											 3, INT8OID, INT8OID, INT8OID);
 
 static os_stmt member_exists = OS_STMT(
-	"SELECT 1 FROM order_system.member WHERE id = $1",
-	1, INT8OID);
+									   "SELECT 1 FROM order_system.member WHERE id = $1",
+									   1, INT8OID);
 
 static os_stmt insert_ledger = OS_STMT(
-	"INSERT INTO order_system.points_ledger (member_id, order_id, kind, delta, reason)"
-	" VALUES ($1, $2, $3, $4, $5)",
-	5, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID);
+									   "INSERT INTO order_system.points_ledger (member_id, order_id, kind, delta, reason)"
+									   " VALUES ($1, $2, $3, $4, $5)",
+									   5, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID);
 
 /*
  * Add delta (may be negative) to a member's balance and write the ledger
@@ -88,8 +88,8 @@ os_points_apply(int64 member_id, int64 order_id, const char *kind,
 }
 
 static os_stmt lock_balance = OS_STMT(
-	"SELECT points_balance FROM order_system.member WHERE id = $1 FOR NO KEY UPDATE",
-	1, INT8OID);
+									  "SELECT points_balance FROM order_system.member WHERE id = $1 FOR NO KEY UPDATE",
+									  1, INT8OID);
 
 /* Lock a member and return how many points it may still earn. */
 int64

@@ -64,6 +64,21 @@ extern int64 os_points_headroom(int64 member_id);
 extern bool os_points_apply(int64 member_id, int64 order_id, const char *kind,
 							int64 delta, const char *reason, int64 *balance);
 
+/* ------------------------------------------------------- stock buckets */
+
+/* How settling an order moves its lines' stock. */
+typedef enum os_stock_move
+{
+	OS_STOCK_SELL,				/* reserved -> sold (capture) */
+	OS_STOCK_RELEASE,			/* reserved -> available (decline, cancel,
+								 * expire) */
+	OS_STOCK_RETURN				/* sold -> available (refund) */
+} os_stock_move;
+
+extern int	os_bucket_reserve(int64 product_id, int64 quantity);
+extern void os_lock_line_stock(Datum order_ids);
+extern void os_bucket_move(int64 order_id, os_stock_move how);
+
 /* --------------------------------------------------------------- events */
 
 #define OS_EVENTS_CHANNEL "order_system_events"

@@ -30,6 +30,8 @@ typedef struct place_request
 	Jsonb	   *params;			/* NULL: none */
 	os_line    *lines;
 	int			nlines;
+	int16	   *buckets;		/* per line: its flash-sale bucket, -1: none */
+	bool		any_bucket;
 	uint64		fingerprint;
 } place_request;
 
@@ -48,60 +50,65 @@ typedef struct place_result
 } place_result;
 
 static os_stmt find_by_key = OS_STMT(
-	"SELECT o.id, o.status, o.total_amount, o.currency, p.id, p.status, p.reference,"
-	" p.expires_at, o.request_fingerprint"
-	" FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
-	" WHERE o.member_id = $1 AND o.idempotency_key = $2",
-	2, INT8OID, TEXTOID);
+									 "SELECT o.id, o.status, o.total_amount, o.currency, p.id, p.status, p.reference,"
+									 " p.expires_at, o.request_fingerprint"
+									 " FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
+									 " WHERE o.member_id = $1 AND o.idempotency_key = $2",
+									 2, INT8OID, TEXTOID);
 
 static os_stmt member_active = OS_STMT(
-	"SELECT active FROM order_system.member WHERE id = $1",
-	1, INT8OID);
+									   "SELECT active FROM order_system.member WHERE id = $1",
+									   1, INT8OID);
 
 static os_stmt find_method = OS_STMT(
-	"SELECT handler::pg_catalog.oid, enabled FROM order_system.payment_method WHERE name = $1",
-	1, TEXTOID);
+									 "SELECT handler::pg_catalog.oid, enabled FROM order_system.payment_method WHERE name = $1",
+									 1, TEXTOID);
 
 static os_stmt reserve_stock = OS_STMT(
-	"UPDATE order_system.product"
-	" SET stock_available = stock_available - $2, stock_reserved = stock_reserved + $2"
-	" WHERE id = $1 AND active AND stock_available >= $2 RETURNING price, currency",
-	2, INT8OID, INT8OID);
+									   "UPDATE order_system.product"
+									   " SET stock_available = stock_available - $2, stock_reserved = stock_reserved + $2"
+									   " WHERE id = $1 AND active AND stock_available >= $2 AND flash_buckets = 0"
+									   " RETURNING price, currency",
+									   2, INT8OID, INT8OID);
 
 static os_stmt why_not_reserved = OS_STMT(
-	"SELECT active, stock_available FROM order_system.product WHERE id = $1",
-	1, INT8OID);
+										  "SELECT active, stock_available, flash_buckets, price, currency"
+										  " FROM order_system.product WHERE id = $1",
+										  1, INT8OID);
 
 static os_stmt next_order_id = OS_STMT(
-	"SELECT pg_catalog.nextval('order_system.orders_id_seq')",
-	0, InvalidOid);
+									   "SELECT pg_catalog.nextval('order_system.orders_id_seq')",
+									   0, InvalidOid);
 
 static os_stmt insert_order = OS_STMT(
-	"INSERT INTO order_system.orders (id, member_id, status, currency, total_amount,"
-	" payment_method, idempotency_key, request_fingerprint)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-	8, INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID);
+									  "INSERT INTO order_system.orders (id, member_id, status, currency, total_amount,"
+									  " payment_method, idempotency_key, request_fingerprint)"
+									  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+									  8, INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID);
 
 static os_stmt insert_lines = OS_STMT(
-	"INSERT INTO order_system.order_line (order_id, product_id, quantity, unit_price, amount)"
-	" SELECT $1, l.* FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
-	" pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[]),"
-	" pg_catalog.unnest($5::pg_catalog.int8[])) AS l",
-	5, INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID);
+									  "INSERT INTO order_system.order_line (order_id, product_id, quantity, unit_price, amount, bucket)"
+									  " SELECT $1, l.p, l.q, l.u, l.a, CASE WHEN l.b >= 0 THEN l.b::pg_catalog.int2 END"
+									  " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
+									  " pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[]),"
+									  " pg_catalog.unnest($5::pg_catalog.int8[]), pg_catalog.unnest($6::pg_catalog.int8[]))"
+									  " AS l(p, q, u, a, b)",
+									  6, INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID);
 
 static os_stmt insert_payment = OS_STMT(
-	"INSERT INTO order_system.payment (order_id, method, amount, points_amount,"
-	" external_amount, status, reference, expires_at)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'pending'"
-	" THEN pg_catalog.now() + pg_catalog.make_interval(secs => $8) END)"
-	" RETURNING id, expires_at, pg_catalog.to_json(expires_at)::text",
-	8, INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT8OID);
+										"INSERT INTO order_system.payment (order_id, method, amount, points_amount,"
+										" external_amount, status, reference, expires_at)"
+										" VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'pending'"
+										" THEN pg_catalog.now() + pg_catalog.make_interval(secs => $8) END)"
+										" RETURNING id, expires_at, pg_catalog.to_json(expires_at)::text",
+										8, INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT8OID);
 
 static os_stmt sell_reserved = OS_STMT(
-	"UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
-	" stock_sold = p.stock_sold + l.quantity"
-	" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
-	1, INT8OID);
+									   "UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
+									   " stock_sold = p.stock_sold + l.quantity"
+									   " FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id"
+									   " AND l.bucket IS NULL",
+									   1, INT8OID);
 
 /* ------------------------------------------------------------ parsing */
 
@@ -256,12 +263,17 @@ find_handler(const char *method)
 	return DatumGetObjectId(os_getattr(0, 1, &isnull));
 }
 
-/* Explain why the guarded UPDATE of a line found no row. */
-static void
-raise_not_reserved(const os_line *line)
+/*
+ * The guarded UPDATE of a line's product found no row: a flash-sale product
+ * (take the line from a bucket), or explain why not.  Sets the line's price
+ * and returns its currency.
+ */
+static char *
+reserve_elsewhere(os_line *line, int16 *bucket)
 {
 	Datum		v = Int64GetDatum(line->product_id);
 	bool		isnull;
+	char	   *currency;
 
 	if (os_exec(&why_not_reserved, &v, NULL, 1) == 0)
 		os_error(OS_ERR_PRODUCT_NOT_FOUND, "product " INT64_FORMAT " not found",
@@ -269,30 +281,50 @@ raise_not_reserved(const os_line *line)
 	if (!DatumGetBool(os_getattr(0, 1, &isnull)))
 		os_error(OS_ERR_PRODUCT_INACTIVE, "product " INT64_FORMAT " is not active",
 				 line->product_id);
-	ereport(ERROR,
-			(errcode(os_sqlstate(OS_ERR_OUT_OF_STOCK)),
-			 errmsg("product " INT64_FORMAT " has " INT64_FORMAT " in stock, "
-					INT64_FORMAT " requested",
-					line->product_id, os_getint64(0, 2), line->quantity)));
+	if (DatumGetInt16(os_getattr(0, 3, &isnull)) == 0)
+		ereport(ERROR,
+				(errcode(os_sqlstate(OS_ERR_OUT_OF_STOCK)),
+				 errmsg("product " INT64_FORMAT " has " INT64_FORMAT " in stock, "
+						INT64_FORMAT " requested",
+						line->product_id, os_getint64(0, 2), line->quantity)));
+	line->unit_price = os_getint64(0, 4);
+	currency = os_getstr(0, 5);
+	*bucket = os_bucket_reserve(line->product_id, line->quantity);
+	if (*bucket < 0)
+		ereport(ERROR,
+				(errcode(os_sqlstate(OS_ERR_OUT_OF_STOCK)),
+				 errmsg("product " INT64_FORMAT " is on flash sale and no bucket holds "
+						INT64_FORMAT, line->product_id, line->quantity)));
+	return currency;
 }
 
 /* Reserve every line in product order; returns the order's currency. */
 static char *
-reserve_lines(os_line *lines, int nlines)
+reserve_lines(place_request *req)
 {
+	os_line    *lines = req->lines;
 	char	   *currency = NULL;
 
-	for (int i = 0; i < nlines; i++)
+	req->buckets = palloc(sizeof(int16) * req->nlines);
+	req->any_bucket = false;
+	for (int i = 0; i < req->nlines; i++)
 	{
 		Datum		values[2];
 		char	   *cur;
 
 		values[0] = Int64GetDatum(lines[i].product_id);
 		values[1] = Int64GetDatum(lines[i].quantity);
-		if (os_exec(&reserve_stock, values, NULL, 1) == 0)
-			raise_not_reserved(&lines[i]);
-		lines[i].unit_price = os_getint64(0, 1);
-		cur = os_getstr(0, 2);
+		req->buckets[i] = -1;
+		if (os_exec(&reserve_stock, values, NULL, 1) > 0)
+		{
+			lines[i].unit_price = os_getint64(0, 1);
+			cur = os_getstr(0, 2);
+		}
+		else
+		{
+			cur = reserve_elsewhere(&lines[i], &req->buckets[i]);
+			req->any_bucket = true;
+		}
 		if (currency != NULL && strcmp(currency, cur) != 0)
 			os_error(OS_ERR_CURRENCY_MISMATCH,
 					 "product " INT64_FORMAT " is priced in %s, the order in %s",
@@ -305,8 +337,10 @@ reserve_lines(os_line *lines, int nlines)
 /* ------------------------------------------------------------ writes */
 
 static Datum
-int8_array(const os_line *lines, int n, int field)
+int8_array(const place_request *req, int field)
 {
+	const os_line *lines = req->lines;
+	int			n = req->nlines;
 	Datum	   *d = palloc(sizeof(Datum) * n);
 
 	for (int i = 0; i < n; i++)
@@ -315,7 +349,8 @@ int8_array(const os_line *lines, int n, int field)
 
 		d[i] = Int64GetDatum(field == 0 ? lines[i].product_id :
 							 field == 1 ? lines[i].quantity :
-							 field == 2 ? lines[i].unit_price : amount);
+							 field == 2 ? lines[i].unit_price :
+							 field == 3 ? amount : req->buckets[i]);
 	}
 	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
@@ -337,10 +372,11 @@ write_order(const place_request *req, const place_result *res)
 	v[7] = Int64GetDatum((int64) req->fingerprint);
 	os_exec(&insert_order, v, nulls, 0);
 
-	v[1] = int8_array(req->lines, req->nlines, 0);
-	v[2] = int8_array(req->lines, req->nlines, 1);
-	v[3] = int8_array(req->lines, req->nlines, 2);
-	v[4] = int8_array(req->lines, req->nlines, 3);
+	v[1] = int8_array(req, 0);
+	v[2] = int8_array(req, 1);
+	v[3] = int8_array(req, 2);
+	v[4] = int8_array(req, 3);
+	v[5] = int8_array(req, 4);
 	os_exec(&insert_lines, v, NULL, 0);
 }
 
@@ -456,7 +492,7 @@ place(place_request *req, place_result *res)
 
 	check_member(req->member_id);
 	handler = find_handler(req->method);
-	res->currency = reserve_lines(req->lines, req->nlines);
+	res->currency = reserve_lines(req);
 	if (os_lines_total(req->lines, req->nlines, &res->total) != OS_OK)
 		os_error(OS_ERR_OVERFLOW, "order total is out of range");
 	os_exec(&next_order_id, NULL, NULL, 1);
@@ -483,6 +519,8 @@ place(place_request *req, place_result *res)
 	{
 		id = Int64GetDatum(res->order_id);
 		os_exec(&sell_reserved, &id, NULL, 0);
+		if (req->any_bucket)
+			os_bucket_move(res->order_id, OS_STOCK_SELL);
 	}
 	emit_placed(req, res, &plan, expires_json);
 }

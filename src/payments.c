@@ -43,13 +43,13 @@ static const struct
 };
 
 static os_stmt insert_method = OS_STMT(
-	"INSERT INTO order_system.payment_method (name, handler, description)"
-	" VALUES ($1, $2, $3)",
-	3, TEXTOID, REGPROCEDUREOID, TEXTOID);
+									   "INSERT INTO order_system.payment_method (name, handler, description)"
+									   " VALUES ($1, $2, $3)",
+									   3, TEXTOID, REGPROCEDUREOID, TEXTOID);
 
 static os_stmt enable_method = OS_STMT(
-	"UPDATE order_system.payment_method SET enabled = $2 WHERE name = $1",
-	2, TEXTOID, BOOLOID);
+									   "UPDATE order_system.payment_method SET enabled = $2 WHERE name = $1",
+									   2, TEXTOID, BOOLOID);
 
 /* ------------------------------------------------------------ jsonb */
 
@@ -167,6 +167,9 @@ run_builtin(const char *handler, const os_payment_request *req,
 	if (r == OS_ERR_INVALID_PARAMETER)
 		os_error(r, "payment method %s: payment_params.points must be between 0 and the order total",
 				 s->name);
+	if (r == OS_ERR_OVERFLOW)
+		os_error(r, "payment method %s: order id " INT64_FORMAT " does not fit a virtual account",
+				 s->name, req->order_id);
 	os_check(r, s->name);
 }
 
@@ -323,6 +326,8 @@ os_pay_points_card(PG_FUNCTION_ARGS)
 static void
 check_handler(Oid handler)
 {
+	if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(handler)))
+		os_error(OS_ERR_INVALID_PARAMETER, "payment handler %u does not exist", handler);
 	if (!pg_proc_ownercheck(handler, GetOuterUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -14,24 +14,24 @@ PG_FUNCTION_INFO_V1(os_restock);
 PG_FUNCTION_INFO_V1(os_deactivate_product);
 
 static os_stmt insert_product = OS_STMT(
-	"INSERT INTO order_system.product"
-	" (sku, name, price, currency, stock_available, stock_received)"
-	" VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-	5, TEXTOID, TEXTOID, INT8OID, TEXTOID, INT8OID);
+										"INSERT INTO order_system.product"
+										" (sku, name, price, currency, stock_available, stock_received)"
+										" VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+										5, TEXTOID, TEXTOID, INT8OID, TEXTOID, INT8OID);
 
 static os_stmt update_price = OS_STMT(
-	"UPDATE order_system.product SET price = $2 WHERE id = $1",
-	2, INT8OID, INT8OID);
+									  "UPDATE order_system.product SET price = $2 WHERE id = $1",
+									  2, INT8OID, INT8OID);
 
 static os_stmt add_stock = OS_STMT(
-	"UPDATE order_system.product SET stock_available = stock_available + $2,"
-	" stock_received = stock_received + $2 WHERE id = $1 RETURNING stock_available",
-	2, INT8OID, INT8OID);
+								   "UPDATE order_system.product SET stock_available = stock_available + $2,"
+								   " stock_received = stock_received + $2 WHERE id = $1 RETURNING stock_available",
+								   2, INT8OID, INT8OID);
 
 static os_stmt deactivate_product = OS_STMT(
-	"UPDATE order_system.product SET active = false WHERE id = $1"
-	" RETURNING (SELECT p.active FROM order_system.product p WHERE p.id = $1)",
-	1, INT8OID);
+											"UPDATE order_system.product SET active = false WHERE id = $1"
+											" RETURNING (SELECT p.active FROM order_system.product p WHERE p.id = $1)",
+											1, INT8OID);
 
 static void
 check_currency_code(const char *c)

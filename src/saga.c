@@ -32,87 +32,79 @@ typedef struct order_row
 	int64		payment_id;
 	int64		points_amount;
 	int64		external_amount;
+	bool		has_buckets;	/* some line took flash-sale bucket stock */
 } order_row;
 
-/* How stock moves when a step settles an order's lines. */
-typedef enum
-{
-	STOCK_SELL,					/* reserved -> sold (capture) */
-	STOCK_RELEASE,				/* reserved -> available (cancel, expire) */
-	STOCK_RETURN				/* sold -> available (refund) */
-} stock_move;
-
 static os_stmt lock_order = OS_STMT(
-	"SELECT o.status, o.member_id, o.currency, p.id, p.points_amount, p.external_amount"
-	" FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
-	" WHERE o.id = $1 FOR NO KEY UPDATE OF o",
-	1, INT8OID);
+									"SELECT o.status, o.member_id, o.currency, p.id, p.points_amount, p.external_amount,"
+									" EXISTS (SELECT 1 FROM order_system.order_line l"
+									" WHERE l.order_id = o.id AND l.bucket IS NOT NULL)"
+									" FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
+									" WHERE o.id = $1 FOR NO KEY UPDATE OF o",
+									1, INT8OID);
 
 static os_stmt lock_products = OS_STMT(
-	"SELECT p.id FROM order_system.product p WHERE p.id IN"
-	" (SELECT l.product_id FROM order_system.order_line l WHERE l.order_id = $1)"
-	" ORDER BY p.id FOR NO KEY UPDATE OF p",
-	1, INT8OID);
+									   "SELECT p.id FROM order_system.product p WHERE p.id IN"
+									   " (SELECT l.product_id FROM order_system.order_line l WHERE l.order_id = $1)"
+									   " ORDER BY p.id FOR NO KEY UPDATE OF p",
+									   1, INT8OID);
 
 static os_stmt stock_moves[] = {
-	[STOCK_SELL] = OS_STMT(
-		"UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
-		" stock_sold = p.stock_sold + l.quantity"
-		" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
-		1, INT8OID),
-	[STOCK_RELEASE] = OS_STMT(
-		"UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
-		" stock_available = p.stock_available + l.quantity"
-		" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
-		1, INT8OID),
-	[STOCK_RETURN] = OS_STMT(
-		"UPDATE order_system.product p SET stock_sold = p.stock_sold - l.quantity,"
-		" stock_available = p.stock_available + l.quantity"
-		" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id",
-		1, INT8OID),
+	[OS_STOCK_SELL] = OS_STMT(
+							  "UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
+							  " stock_sold = p.stock_sold + l.quantity"
+							  " FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id"
+							  " AND l.bucket IS NULL",
+							  1, INT8OID),
+	[OS_STOCK_RELEASE] = OS_STMT(
+								 "UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
+								 " stock_available = p.stock_available + l.quantity"
+								 " FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id"
+								 " AND l.bucket IS NULL",
+								 1, INT8OID),
+	[OS_STOCK_RETURN] = OS_STMT(
+								"UPDATE order_system.product p SET stock_sold = p.stock_sold - l.quantity,"
+								" stock_available = p.stock_available + l.quantity"
+								" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id"
+								" AND l.bucket IS NULL",
+								1, INT8OID),
 };
 
 static os_stmt set_order_status = OS_STMT(
-	"UPDATE order_system.orders SET status = $2, status_reason = coalesce($3, status_reason),"
-	" points_earned = points_earned + $4, updated_at = pg_catalog.now() WHERE id = $1",
-	4, INT8OID, TEXTOID, TEXTOID, INT8OID);
+										  "UPDATE order_system.orders SET status = $2, status_reason = coalesce($3, status_reason),"
+										  " points_earned = points_earned + $4, updated_at = pg_catalog.now() WHERE id = $1",
+										  4, INT8OID, TEXTOID, TEXTOID, INT8OID);
 
 static os_stmt set_payment_status = OS_STMT(
-	"UPDATE order_system.payment SET status = $2, gateway_ref = coalesce($3, gateway_ref),"
-	" updated_at = pg_catalog.now() WHERE id = $1",
-	3, INT8OID, TEXTOID, TEXTOID);
+											"UPDATE order_system.payment SET status = $2, gateway_ref = coalesce($3, gateway_ref),"
+											" updated_at = pg_catalog.now() WHERE id = $1",
+											3, INT8OID, TEXTOID, TEXTOID);
 
 static os_stmt find_deposit = OS_STMT(
-	"SELECT order_id, external_amount FROM order_system.payment WHERE reference = $1",
-	1, TEXTOID);
+									  "SELECT order_id, external_amount FROM order_system.payment WHERE reference = $1",
+									  1, TEXTOID);
 
 static os_stmt expirable = OS_STMT(
-	"SELECT o.id FROM order_system.orders o"
-	" JOIN order_system.payment p ON p.order_id = o.id"
-	" WHERE o.status = 'pending_payment' AND p.status = 'pending'"
-	" AND p.expires_at <= pg_catalog.now()"
-	" ORDER BY p.expires_at LIMIT $1 FOR NO KEY UPDATE OF o SKIP LOCKED",
-	1, INT4OID);
+								   "SELECT o.id FROM order_system.orders o"
+								   " JOIN order_system.payment p ON p.order_id = o.id"
+								   " WHERE o.status = 'pending_payment' AND p.status = 'pending'"
+								   " AND p.expires_at <= pg_catalog.now()"
+								   " ORDER BY p.expires_at LIMIT $1 FOR NO KEY UPDATE OF o SKIP LOCKED",
+								   1, INT4OID);
 
 /*
  * An expiry batch takes every lock it needs before settling anything, in
- * the global order orders -> products by id -> members by id that every
- * other step follows, so a batch never deadlocks with place_order.
+ * the global order orders -> products by id (their rows or flash-sale
+ * buckets, os_lock_line_stock) -> members by id that every other step
+ * follows, so a batch never deadlocks with place_order.
  */
-static os_stmt lock_batch_products = OS_STMT(
-	"SELECT p.id FROM order_system.product p WHERE p.id IN"
-	" (SELECT l.product_id FROM order_system.order_line l"
-	" WHERE l.order_id OPERATOR(pg_catalog.=) ANY ($1))"
-	" ORDER BY p.id FOR NO KEY UPDATE OF p",
-	1, INT8ARRAYOID);
-
 static os_stmt lock_batch_members = OS_STMT(
-	"SELECT m.id FROM order_system.member m WHERE m.id IN"
-	" (SELECT o.member_id FROM order_system.orders o"
-	" JOIN order_system.payment p ON p.order_id = o.id"
-	" WHERE o.id OPERATOR(pg_catalog.=) ANY ($1) AND p.points_amount > 0)"
-	" ORDER BY m.id FOR NO KEY UPDATE OF m",
-	1, INT8ARRAYOID);
+											"SELECT m.id FROM order_system.member m WHERE m.id IN"
+											" (SELECT o.member_id FROM order_system.orders o"
+											" JOIN order_system.payment p ON p.order_id = o.id"
+											" WHERE o.id OPERATOR(pg_catalog.=) ANY ($1) AND p.points_amount > 0)"
+											" ORDER BY m.id FOR NO KEY UPDATE OF m",
+											1, INT8ARRAYOID);
 
 /* ------------------------------------------------------------ effects */
 
@@ -121,6 +113,7 @@ load_order(int64 order_id, order_row *o)
 {
 	Datum		v = Int64GetDatum(order_id);
 	char	   *status;
+	bool		isnull;
 
 	if (os_exec(&lock_order, &v, NULL, 1) == 0)
 		os_error(OS_ERR_ORDER_NOT_FOUND, "order " INT64_FORMAT " not found", order_id);
@@ -134,15 +127,28 @@ load_order(int64 order_id, order_row *o)
 	o->payment_id = os_getint64(0, 4);
 	o->points_amount = os_getint64(0, 5);
 	o->external_amount = os_getint64(0, 6);
+	o->has_buckets = DatumGetBool(os_getattr(0, 7, &isnull));
+}
+
+static Datum
+id_array(const Datum *ids, int n)
+{
+	return PointerGetDatum(construct_array((Datum *) ids, n, INT8OID, 8, FLOAT8PASSBYVAL,
+										   TYPALIGN_DOUBLE));
 }
 
 static void
-move_stock(const order_row *o, stock_move how)
+move_stock(const order_row *o, os_stock_move how)
 {
 	Datum		v = Int64GetDatum(o->id);
 
-	os_exec(&lock_products, &v, NULL, 0);
+	if (o->has_buckets)
+		os_lock_line_stock(id_array(&v, 1));
+	else
+		os_exec(&lock_products, &v, NULL, 0);
 	os_exec(&stock_moves[how], &v, NULL, 0);
+	if (o->has_buckets)
+		os_bucket_move(o->id, how);
 }
 
 static void
@@ -219,7 +225,7 @@ step_capture(const order_row *o, const char *gateway_ref)
 {
 	StringInfoData p;
 
-	move_stock(o, STOCK_SELL);
+	move_stock(o, OS_STOCK_SELL);
 	update_payment(o, "captured", gateway_ref);
 	update_status(o, OS_STATE_PAID, NULL, 0);
 	payload_begin(&p, o);
@@ -234,10 +240,10 @@ static void
 step_unwind(const order_row *o, os_event ev, os_state to, const char *reason)
 {
 	const char *payment_status = ev == OS_EVENT_DECLINE ? "declined" :
-		ev == OS_EVENT_EXPIRE ? "expired" : "voided";
+	ev == OS_EVENT_EXPIRE ? "expired" : "voided";
 	StringInfoData p;
 
-	move_stock(o, STOCK_RELEASE);
+	move_stock(o, OS_STOCK_RELEASE);
 	update_payment(o, payment_status, NULL);
 	update_status(o, to, reason, 0);
 	payload_begin(&p, o);
@@ -259,7 +265,7 @@ step_complete(const order_row *o)
 		os_check(os_points_earned(o->external_amount, os_points_earn_rate_bp, &earned),
 				 "points earned");
 	if (earned > 0)
-		earned = Min(earned, os_points_headroom(o->member_id));	/* balances are capped */
+		earned = Min(earned, os_points_headroom(o->member_id)); /* balances are capped */
 	if (earned > 0)
 		os_points_apply(o->member_id, o->id, "earn", earned, NULL, NULL);
 	update_status(o, OS_STATE_COMPLETED, NULL, earned);
@@ -273,7 +279,7 @@ step_refund(const order_row *o, const char *reason)
 {
 	StringInfoData p;
 
-	move_stock(o, STOCK_RETURN);
+	move_stock(o, OS_STOCK_RETURN);
 	update_payment(o, "refunded", NULL);
 	update_status(o, OS_STATE_REFUNDED, reason, 0);
 	payload_begin(&p, o);
@@ -428,9 +434,8 @@ os_expire_orders(PG_FUNCTION_ARGS)
 		ids[i] = Int64GetDatum(os_getint64(i, 1));
 	if (n > 0)
 	{
-		v = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL,
-											TYPALIGN_DOUBLE));
-		os_exec(&lock_batch_products, &v, NULL, 0);
+		v = id_array(ids, n);
+		os_lock_line_stock(v);
 		os_exec(&lock_batch_members, &v, NULL, 0);
 	}
 	for (int i = 0; i < n; i++)

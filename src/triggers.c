@@ -428,7 +428,7 @@ os_emit_event_trigger(PG_FUNCTION_ARGS)
 		old = td->tg_trigtuple;
 	}
 
-	key = heap_getattr(new ? new : old, cfg->key, desc, &isnull);
+	key = heap_getattr(op == OP_DELETE ? old : new, cfg->key, desc, &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -506,6 +506,7 @@ po_columns(TriggerData *td, int *attno)
 					bad_column_type(rel, fn, attno[i], "text or varchar");
 				break;
 			default:
+
 				/*
 				 * Nothing checks what a BEFORE trigger writes against a
 				 * domain or a length limit, and generated columns are
@@ -595,9 +596,9 @@ os_place_order_trigger(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	values[0] = Int64GetDatum(os_place_order_values(
-		integer_value(member, column_base_type(RelationGetDescr(td->tg_relation),
-											   attno[PO_MEMBER])),
-		lines, method, key, params, &status, &replayed));
+													integer_value(member, column_base_type(RelationGetDescr(td->tg_relation),
+																						   attno[PO_MEMBER])),
+													lines, method, key, params, &status, &replayed));
 	cols[n++] = attno[PO_ORDER_ID];
 	if (attno[PO_STATUS] != 0)
 	{

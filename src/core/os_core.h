@@ -114,8 +114,11 @@ extern bool os_state_is_final(os_state s);
 
 /* -------------------------------------------------------------- payments */
 
-/* The longest a payment may stay pending: 366 days. */
-#define OS_MAX_EXPIRY_S (366 * 24 * 3600)
+/*
+ * The longest a payment may stay pending: 366 days, 366 * 24 * 3600 s.  An
+ * int: it bounds int GUCs and is printed with %d.
+ */
+#define OS_MAX_EXPIRY_S 31622400
 
 /* What a payment strategy decides: how much from points, how much outside. */
 typedef struct os_payment_plan

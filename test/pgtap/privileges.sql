@@ -128,14 +128,15 @@ SELECT set_eq($$
 	('order_system.notifier_status()'),
 	('order_system.raise_unknown_consumer(text)'),
 	('order_system.cut_snapshot()'),
-	('order_system.lock_consumer(text)'),
 	('order_system.require_arg(anyelement,text)')
 	$$, 'every other function runs as SECURITY DEFINER');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc p
 	 WHERE p.pronamespace = 'order_system'::regnamespace AND p.prosecdef
-	   AND p.proconfig IS DISTINCT FROM ARRAY['search_path=pg_catalog, pg_temp']
-	$$, 'every SECURITY DEFINER function sets search_path = pg_catalog, pg_temp and nothing else');
+	   AND p.proconfig[1] IS DISTINCT FROM 'search_path=pg_catalog, pg_temp'
+		OR p.pronamespace = 'order_system'::regnamespace AND p.prosecdef
+	   AND EXISTS (SELECT FROM unnest(p.proconfig[2:]) c WHERE c <> 'plan_cache_mode=force_generic_plan')
+	$$, 'every SECURITY DEFINER function sets search_path = pg_catalog, pg_temp first, and nothing else but a plan cache mode');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 	 WHERE p.pronamespace = 'order_system'::regnamespace AND p.prosecdef

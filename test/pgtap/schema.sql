@@ -7,14 +7,14 @@
 -- and that the status CHECK constraints agree with the C state machine
 -- (order_transitions()) and with the payment states check_invariants() uses.
 BEGIN;
-SELECT plan(58);
+SELECT plan(59);
 
 ---------------------------------------------------------------- tables
 
 SELECT tables_are('order_system',
 	ARRAY['member', 'product', 'payment_method', 'orders', 'order_line', 'payment',
-		  'points_ledger', 'outbox', 'consumer', 'outbox_pruned'],
-	'order_system has exactly its ten tables');
+		  'points_ledger', 'outbox', 'consumer', 'outbox_pruned', 'stock_bucket'],
+	'order_system has exactly its eleven tables');
 SELECT sequences_are('order_system',
 	ARRAY['member_id_seq', 'product_id_seq', 'orders_id_seq', 'payment_id_seq',
 		  'points_ledger_id_seq', 'outbox_id_seq'],
@@ -40,7 +40,8 @@ SELECT col_is_unique('order_system', 'payment', 'reference',
 
 SELECT columns_are('order_system', 'product',
 	ARRAY['id', 'sku', 'name', 'price', 'currency', 'active', 'stock_available',
-		  'stock_reserved', 'stock_sold', 'stock_received', 'created_at'],
+		  'stock_reserved', 'stock_sold', 'stock_received', 'created_at', 'flash_buckets',
+		  'stock_bucketed'],
 	'product has its stock columns');
 SELECT col_type_is('order_system', 'orders', 'total_amount', 'bigint',
 	'money is an integer count of minor units, never a float');
@@ -95,9 +96,10 @@ SELECT fk_ok('order_system', 'payment', 'order_id', 'order_system', 'orders', 'i
 SELECT fk_ok('order_system', 'payment', 'method', 'order_system', 'payment_method', 'name');
 SELECT fk_ok('order_system', 'points_ledger', 'member_id', 'order_system', 'member', 'id');
 SELECT fk_ok('order_system', 'points_ledger', 'order_id', 'order_system', 'orders', 'id');
+SELECT fk_ok('order_system', 'stock_bucket', 'product_id', 'order_system', 'product', 'id');
 SELECT is((SELECT count(*)::int FROM pg_catalog.pg_constraint
 			WHERE contype = 'f' AND connamespace = 'order_system'::regnamespace),
-		  8, 'there are no other foreign keys');
+		  9, 'there are no other foreign keys');
 
 ---------------------------------------------------------------- indexes
 

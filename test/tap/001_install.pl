@@ -48,18 +48,22 @@ $node->safe_psql('upgraded', q{CREATE EXTENSION order_system VERSION '0.1.0'});
 is($node->safe_psql('upgraded',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
 	'0.1.0', 'version 0.1.0 installs');
-$node->safe_psql('upgraded', q{
-	SELECT order_system.create_member('Before Upgrade', NULL, 10);
-	SELECT order_system.create_product('U-1', 'Upgraded', 100, 'KRW', 5);
-	SELECT order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'card');
-	ALTER EXTENSION order_system UPDATE TO '0.2.0';
-});
+# The library serves the newest SQL objects only: until the update, calls
+# fail with a clear error and a hint instead of a missing column.
+($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
+isnt($rc, 0, 'the 0.2.0 library refuses to work on 0.1.0 objects');
+like($err, qr/library is version 0.2.0 but the extension installed here is 0.1.0.*ALTER EXTENSION order_system UPDATE/s,
+	'with a message naming both versions and the fix');
+$node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.2.0'});
 is($node->safe_psql('upgraded', $members), $node->safe_psql('postgres', $members),
 	'0.1.0 updated to 0.2.0 has exactly the objects of a fresh 0.2.0');
 is($node->safe_psql('upgraded', q{
+	SELECT order_system.create_member('After Upgrade', NULL, 10) \g /dev/null
+	SELECT order_system.create_product('U-1', 'Upgraded', 100, 'KRW', 5) \g /dev/null
+	SELECT order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'card') \g /dev/null
 	SELECT order_system.register_consumer('after_upgrade', true) \g /dev/null
 	SELECT count(*) FROM order_system.next_batch('after_upgrade')}),
-	'4', 'events written before the upgrade are delivered after it');
+	'4', 'after the update the API works and its events are delivered');
 
 # Some data through the API, one order in each state family.
 $node->safe_psql('postgres', q{
