@@ -24,21 +24,21 @@
 
 /* Fetch a batch; the event as JSON is built by the server, not here. */
 static const char *const fetch_sql =
-	"SELECT b.batch_id, b.id, b.event_type, pg_catalog.row_to_json(e)::text,"
-	"       b.aggregate_id, b.payload OPERATOR(pg_catalog.->>) 'method'"
-	"  FROM order_system.next_batch($1) b,"
-	"       LATERAL (SELECT b.id, b.tx_id, b.event_type, b.aggregate_type,"
-	"                       b.aggregate_id, b.payload, b.created_at) e"
-	" ORDER BY b.id";
+"SELECT b.batch_id, b.id, b.event_type, pg_catalog.row_to_json(e)::text,"
+"       b.aggregate_id, b.payload OPERATOR(pg_catalog.->>) 'method'"
+"  FROM order_system.next_batch($1) b,"
+"       LATERAL (SELECT b.id, b.tx_id, b.event_type, b.aggregate_type,"
+"                       b.aggregate_id, b.payload, b.created_at) e"
+" ORDER BY b.id";
 
 static const char *const ack_sql = "SELECT order_system.ack_batch($1, $2)";
 
 static const char *const register_sql = "SELECT order_system.register_consumer($1, $2)";
 
 static const char *const extension_sql =
-	"SELECT e.extversion,"
-	"       pg_catalog.to_regprocedure('order_system.next_batch(text)') IS NOT NULL"
-	"  FROM pg_catalog.pg_extension e WHERE e.extname = 'order_system'";
+"SELECT e.extversion,"
+"       pg_catalog.to_regprocedure('order_system.next_batch(text)') IS NOT NULL"
+"  FROM pg_catalog.pg_extension e WHERE e.extname = 'order_system'";
 
 /* What a query failure means for the loop. */
 typedef enum fault

@@ -19,8 +19,10 @@
 /* Exit codes, documented in --help and README. */
 #define OS_EXIT_OK 0			/* clean stop, or --once drained everything */
 #define OS_EXIT_USAGE 1			/* bad command line */
-#define OS_EXIT_SETUP 2			/* cannot connect, no extension, unknown consumer */
-#define OS_EXIT_GAVE_UP 3		/* a batch could not be delivered and we stopped */
+#define OS_EXIT_SETUP 2			/* cannot connect, no extension, unknown
+								 * consumer */
+#define OS_EXIT_GAVE_UP 3		/* a batch could not be delivered and we
+								 * stopped */
 
 /* Columns of a fetched batch. */
 enum
@@ -74,7 +76,8 @@ typedef enum os_outcome
 {
 	OS_DONE,					/* processed: acknowledge it */
 	OS_RETRY,					/* failed for now: retry it after a backoff */
-	OS_LOST,					/* connection dropped: reconnect, fetch it again */
+	OS_LOST,					/* connection dropped: reconnect, fetch it
+								 * again */
 	OS_STOP,					/* stop requested before anything was done */
 	OS_GIVE_UP					/* can never succeed here: exit 3 */
 } os_outcome;

@@ -33,7 +33,7 @@ static const char *progname = "order_system_gateway";
 static const char *const confirm_sql = "SELECT order_system.confirm_payment($1, $2)";
 static const char *const decline_sql = "SELECT order_system.decline_payment($1, $2)";
 static const char *const status_sql =
-	"SELECT order_system.get_order($1) OPERATOR(pg_catalog.->>) 'status'";
+"SELECT order_system.get_order($1) OPERATOR(pg_catalog.->>) 'status'";
 
 typedef struct gateway
 {
@@ -41,7 +41,8 @@ typedef struct gateway
 	double		decline_rate;	/* probability of a decline */
 	uint64_t	seed;
 	bool		quiet;
-	char		batch[64];		/* "batch id/first event id" of a failed batch ... */
+	char		batch[64];		/* "batch id/first event id" of a failed batch
+								 * ... */
 	int			next_row;		/* ... and its first unsettled row */
 } gateway;
 

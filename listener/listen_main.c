@@ -68,7 +68,7 @@ main(int argc, char **argv)
 		{"exec", required_argument, NULL, 'e'},
 		{NULL, 0, NULL, 0}
 	};
-	os_options o;
+	os_options	o;
 	const char *command = NULL;
 	int			c;
 
