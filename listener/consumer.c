@@ -228,11 +228,30 @@ listen_for_wakeups(loop *l)
 	return s;
 }
 
+/*
+ * Our own commits (batch cuts, acknowledgements, the gateway's settlements)
+ * need not wait for their WAL flush: a crash can only lose the newest of
+ * them, WAL keeps their order, and a lost acknowledgement just delivers the
+ * batch again.  This keeps the consumer off the order transactions' flushes.
+ */
+static step
+relax_commits(loop *l)
+{
+	PGresult   *res = run(l->conn, "SET synchronous_commit = off", 0, NULL);
+	step		s = ok(res) ? STEP_NEXT : setup_statement_failed(l, res);
+
+	PQclear(res);
+	return s;
+}
+
 /* Everything a fresh connection needs before draining. */
 static step
 setup(loop *l)
 {
 	step		s = check_extension(l);
+
+	if (s == STEP_NEXT)
+		s = relax_commits(l);
 
 	if (s == STEP_NEXT && l->o->create && !l->registered)
 		s = register_consumer(l);

@@ -33,12 +33,14 @@ typedef struct order_row
 	int64		points_amount;
 	int64		external_amount;
 	bool		has_buckets;	/* some line took flash-sale bucket stock */
+	bool		bank_transfer;	/* its reference is a virtual account */
+	char	   *reference;
 } order_row;
 
 static os_stmt lock_order = OS_STMT(
 									"SELECT o.status, o.member_id, o.currency, p.id, p.points_amount, p.external_amount,"
 									" EXISTS (SELECT 1 FROM order_system.order_line l"
-									" WHERE l.order_id = o.id AND l.bucket IS NOT NULL)"
+									" WHERE l.order_id = o.id AND l.bucket IS NOT NULL), p.reference"
 									" FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
 									" WHERE o.id = $1 FOR NO KEY UPDATE OF o",
 									1, INT8OID);
@@ -128,6 +130,8 @@ load_order(int64 order_id, order_row *o)
 	o->points_amount = os_getint64(0, 5);
 	o->external_amount = os_getint64(0, 6);
 	o->has_buckets = DatumGetBool(os_getattr(0, 7, &isnull));
+	o->reference = os_getstr(0, 8);
+	o->bank_transfer = o->reference != NULL && os_virtual_account_valid(o->reference);
 }
 
 static Datum
@@ -310,6 +314,12 @@ os_saga_apply(int64 order_id, os_event ev, const char *reason,
 	if (r != OS_OK)
 		os_error(OS_ERR_ILLEGAL_TRANSITION, "order " INT64_FORMAT " is %s and cannot %s",
 				 order_id, os_state_name(o.status), os_event_name(ev));
+	/* a bank transfer is paid by its deposit, not by a card gateway's word */
+	if (ev == OS_EVENT_CAPTURE && o.bank_transfer &&
+		(gateway_ref == NULL || strcmp(gateway_ref, o.reference) != 0))
+		os_error(OS_ERR_PAYMENT_MISMATCH,
+				 "order " INT64_FORMAT " is paid by bank transfer: confirm its deposit with confirm_deposit",
+				 order_id);
 	switch (ev)
 	{
 		case OS_EVENT_CAPTURE:
