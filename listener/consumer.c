@@ -244,6 +244,36 @@ relax_commits(loop *l)
 	return s;
 }
 
+/*
+ * The two statements of every wake-up, parsed and planned once per
+ * connection instead of on every call.
+ */
+static step
+prepare_statements(loop *l)
+{
+	const char *const names[2] = {"os_fetch", "os_ack"};
+	const char *const sqls[2] = {fetch_sql, ack_sql};
+	const int	nparams[2] = {1, 2};
+	step		s = STEP_NEXT;
+
+	for (int i = 0; i < 2 && s == STEP_NEXT; i++)
+	{
+		PGresult   *res = PQprepare(l->conn, names[i], sqls[i], nparams[i], NULL);
+
+		if (!ok(res))
+			s = setup_statement_failed(l, res);
+		PQclear(res);
+	}
+	return s;
+}
+
+/* Run a statement prepared by prepare_statements. */
+static PGresult *
+run_prepared(PGconn *conn, const char *name, int nparams, const char *const *params)
+{
+	return PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
+}
+
 /* Everything a fresh connection needs before draining. */
 static step
 setup(loop *l)
@@ -252,6 +282,8 @@ setup(loop *l)
 
 	if (s == STEP_NEXT)
 		s = relax_commits(l);
+	if (s == STEP_NEXT)
+		s = prepare_statements(l);
 
 	if (s == STEP_NEXT && l->o->create && !l->registered)
 		s = register_consumer(l);
@@ -321,7 +353,7 @@ ack(loop *l, const char *batch_id)
 
 	for (;;)
 	{
-		PGresult   *res = run(l->conn, ack_sql, 2, params);
+		PGresult   *res = run_prepared(l->conn, "os_ack", 2, params);
 		fault		f;
 
 		if (ok(res) || has_state(res, "OS016"))
@@ -395,7 +427,13 @@ deliver(loop *l, const PGresult *rows)
 	}
 }
 
-/* Fetch and deliver batches until next_batch has nothing new. */
+/*
+ * Fetch and deliver batches until next_batch has nothing new.  A batch holds
+ * everything committed before its cut, so after one the loop waits: any
+ * commit after the cut wakes it again (or the next poll finds it), and the
+ * round trip of an empty fetch on every wake-up is saved.  --once drains to
+ * the end.
+ */
 static step
 drain(loop *l)
 {
@@ -413,11 +451,15 @@ drain(loop *l)
 			l->exit_code = OS_EXIT_OK;
 			return STEP_EXIT;
 		}
-		res = run(l->conn, fetch_sql, 1, params);
+		res = run_prepared(l->conn, "os_fetch", 1, params);
 		if (ok(res) && PQntuples(res) == 0)
 			s = STEP_DRAINED;
 		else if (ok(res))
+		{
 			s = deliver(l, res);
+			if (s == STEP_NEXT && !l->o->once)
+				s = STEP_DRAINED;
+		}
 		else if (classify(l->conn, res) == FAULT_TRANSIENT)
 		{
 			os_log("cannot fetch a batch (%s); retrying in %ld ms",

@@ -8,60 +8,123 @@
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
+#include "utils/numeric.h"
 
 static os_stmt insert_event = OS_STMT(
 									  "INSERT INTO order_system.outbox (event_type, aggregate_type, aggregate_id, payload)"
-									  " VALUES ($1, $2, $3, $4::pg_catalog.jsonb)",
-									  4, TEXTOID, TEXTOID, INT8OID, TEXTOID);
+									  " VALUES ($1, $2, $3, $4)",
+									  4, TEXTOID, TEXTOID, INT8OID, JSONBOID);
+
+static os_stmt insert_events2 = OS_STMT(
+										"INSERT INTO order_system.outbox (event_type, aggregate_type, aggregate_id, payload)"
+										" VALUES ($1, $2, $3, $4), ($5, $2, $3, $6)",
+										6, TEXTOID, TEXTOID, INT8OID, JSONBOID, TEXTOID, JSONBOID);
+
+/*
+ * Payloads are built as jsonb values directly (no JSON text to parse: that
+ * was 7 % of place_order).  jsonb orders an object's keys itself.
+ */
+static void
+json_key(os_json *j, const char *key)
+{
+	JsonbValue	k;
+
+	if (key == NULL)
+		return;					/* an array element */
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(&j->state, WJB_KEY, &k);
+}
 
 static void
-json_sep(StringInfo buf, const char *key)
+json_scalar(os_json *j, const char *key, JsonbValue *v)
 {
-	char		last = buf->len > 0 ? buf->data[buf->len - 1] : '{';
-
-	if (last != '{' && last != '[')
-		appendStringInfoChar(buf, ',');
-	escape_json(buf, key);
-	appendStringInfoChar(buf, ':');
+	json_key(j, key);
+	pushJsonbValue(&j->state, key ? WJB_VALUE : WJB_ELEM, v);
 }
 
 void
-os_json_key_int(StringInfo buf, const char *key, int64 value)
+os_json_begin(os_json *j)
 {
-	json_sep(buf, key);
-	appendStringInfo(buf, INT64_FORMAT, value);
+	j->state = NULL;
+	pushJsonbValue(&j->state, WJB_BEGIN_OBJECT, NULL);
+}
+
+void
+os_json_int(os_json *j, const char *key, int64 value)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(value);
+	json_scalar(j, key, &v);
 }
 
 /* A string member, or null when value is NULL. */
 void
-os_json_key_str(StringInfo buf, const char *key, const char *value)
+os_json_str(os_json *j, const char *key, const char *value)
 {
-	json_sep(buf, key);
+	JsonbValue	v;
+
 	if (value == NULL)
-		appendStringInfoString(buf, "null");
+		v.type = jbvNull;
 	else
-		escape_json(buf, value);
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	json_scalar(j, key, &v);
 }
 
-/* A member whose value is already JSON text (an array, a nested object). */
+/* A nested array or object (key NULL for an element of an array). */
 void
-os_json_key_raw(StringInfo buf, const char *key, const char *json)
+os_json_open(os_json *j, const char *key, bool array)
 {
-	json_sep(buf, key);
-	appendStringInfoString(buf, json);
+	json_key(j, key);
+	pushJsonbValue(&j->state, array ? WJB_BEGIN_ARRAY : WJB_BEGIN_OBJECT, NULL);
+}
+
+void
+os_json_close(os_json *j, bool array)
+{
+	pushJsonbValue(&j->state, array ? WJB_END_ARRAY : WJB_END_OBJECT, NULL);
+}
+
+Jsonb *
+os_json_end(os_json *j)
+{
+	return JsonbValueToJsonb(pushJsonbValue(&j->state, WJB_END_OBJECT, NULL));
 }
 
 void
 os_emit_event(const char *event_type, const char *aggregate_type,
-			  int64 aggregate_id, const char *payload_json)
+			  int64 aggregate_id, Jsonb *payload)
 {
 	Datum		values[4];
 
 	values[0] = CStringGetTextDatum(event_type);
 	values[1] = CStringGetTextDatum(aggregate_type);
 	values[2] = Int64GetDatum(aggregate_id);
-	values[3] = CStringGetTextDatum(payload_json);
+	values[3] = JsonbPGetDatum(payload);
 	os_exec(&insert_event, values, NULL, 0);
+	os_note_event();
+}
+
+/* Two events of one aggregate in one statement. */
+void
+os_emit_events2(const char *aggregate_type, int64 aggregate_id,
+				const char *type1, Jsonb *payload1, const char *type2, Jsonb *payload2)
+{
+	Datum		values[6];
+
+	values[0] = CStringGetTextDatum(type1);
+	values[1] = CStringGetTextDatum(aggregate_type);
+	values[2] = Int64GetDatum(aggregate_id);
+	values[3] = JsonbPGetDatum(payload1);
+	values[4] = CStringGetTextDatum(type2);
+	values[5] = JsonbPGetDatum(payload2);
+	os_exec(&insert_events2, values, NULL, 0);
 	os_note_event();
 }

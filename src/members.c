@@ -113,7 +113,7 @@ os_create_member(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 	int64		id;
-	StringInfoData payload;
+	os_json		payload;
 
 	os_require_args(fcinfo, 1, names);
 	name = os_text_arg(fcinfo, 0, "name", 200);
@@ -133,12 +133,10 @@ os_create_member(PG_FUNCTION_ARGS)
 	id = os_getint64(0, 1);
 	if (initial > 0)
 		os_points_apply(id, 0, "adjust", initial, "initial points", NULL);
-	initStringInfo(&payload);
-	appendStringInfoChar(&payload, '{');
-	os_json_key_int(&payload, "member_id", id);
-	os_json_key_int(&payload, "points_balance", initial);
-	appendStringInfoChar(&payload, '}');
-	os_emit_event("member.created", "member", id, payload.data);
+	os_json_begin(&payload);
+	os_json_int(&payload, "member_id", id);
+	os_json_int(&payload, "points_balance", initial);
+	os_emit_event("member.created", "member", id, os_json_end(&payload));
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }
@@ -162,7 +160,7 @@ os_deactivate_member(PG_FUNCTION_ARGS)
 	static const char *const names[] = {"member_id"};
 	int64		member_id;
 	bool		was_active;
-	char		payload[64];
+	os_json		payload;
 
 	os_require_args(fcinfo, 1, names);
 	member_id = PG_GETARG_INT64(0);
@@ -173,8 +171,9 @@ os_deactivate_member(PG_FUNCTION_ARGS)
 		Datum		v = Int64GetDatum(member_id);
 
 		os_exec(&deactivate_member, &v, NULL, 0);
-		snprintf(payload, sizeof(payload), "{\"member_id\":" INT64_FORMAT "}", member_id);
-		os_emit_event("member.deactivated", "member", member_id, payload);
+		os_json_begin(&payload);
+		os_json_int(&payload, "member_id", member_id);
+		os_emit_event("member.deactivated", "member", member_id, os_json_end(&payload));
 	}
 	SPI_finish();
 	PG_RETURN_BOOL(was_active);
@@ -189,7 +188,7 @@ os_adjust_points(PG_FUNCTION_ARGS)
 	int64		delta;
 	char	   *reason;
 	int64		balance;
-	StringInfoData payload;
+	os_json		payload;
 
 	os_require_args(fcinfo, 3, names);
 	member_id = PG_GETARG_INT64(0);
@@ -205,14 +204,12 @@ os_adjust_points(PG_FUNCTION_ARGS)
 		os_error(OS_ERR_INSUFFICIENT_POINTS,
 				 "member " INT64_FORMAT " has too few points for an adjustment of " INT64_FORMAT,
 				 member_id, delta);
-	initStringInfo(&payload);
-	appendStringInfoChar(&payload, '{');
-	os_json_key_int(&payload, "member_id", member_id);
-	os_json_key_int(&payload, "delta", delta);
-	os_json_key_int(&payload, "points_balance", balance);
-	os_json_key_str(&payload, "reason", reason);
-	appendStringInfoChar(&payload, '}');
-	os_emit_event("points.adjusted", "member", member_id, payload.data);
+	os_json_begin(&payload);
+	os_json_int(&payload, "member_id", member_id);
+	os_json_int(&payload, "delta", delta);
+	os_json_int(&payload, "points_balance", balance);
+	os_json_str(&payload, "reason", reason);
+	os_emit_event("points.adjusted", "member", member_id, os_json_end(&payload));
 	SPI_finish();
 	PG_RETURN_INT64(balance);
 }

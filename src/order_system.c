@@ -19,6 +19,8 @@ int			os_bank_transfer_ttl_s = 3 * 24 * 3600;
 int			os_points_earn_rate_bp = 100;
 char	   *os_points_currency = NULL;
 int			os_outbox_retention_s = 7 * 24 * 3600;
+int			os_order_rate_per_min = 60;
+int			os_order_burst = 30;
 
 void		_PG_init(void);
 
@@ -60,6 +62,14 @@ _PG_init(void)
 							"With no consumer registered, how long prune_outbox keeps events.",
 							NULL, &os_outbox_retention_s, 7 * 24 * 3600, 1, INT_MAX,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("order_system.order_rate_limit",
+							"Orders a member may place per minute, sustained (0: no limit).",
+							NULL, &os_order_rate_per_min, 60, 0, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("order_system.order_burst",
+							"Orders a member may place at once before the rate limit applies.",
+							NULL, &os_order_burst, 30, 1, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	os_notifier_init();
 	MarkGUCPrefixReserved("order_system");
 }

@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "nodes/parsenodes.h"
 #include "utils/jsonb.h"
 
 #include "core/os_core.h"
@@ -20,6 +21,8 @@ extern int	os_bank_transfer_ttl_s;
 extern int	os_points_earn_rate_bp;
 extern char *os_points_currency;
 extern int	os_outbox_retention_s;
+extern int	os_order_rate_per_min;
+extern int	os_order_burst;
 
 /* --------------------------------------------------------------- errors */
 
@@ -48,10 +51,14 @@ typedef struct os_stmt
 	int			nargs;
 	Oid			argtypes[8];
 	SPIPlanPtr	plan;
+	int			cursor_options; /* CURSOR_OPT_GENERIC_PLAN: never replan */
 } os_stmt;
 
 /* OS_STMT(sql, nargs, argtype, ...): a statement, prepared on first use. */
-#define OS_STMT(sql, nargs, ...) {(sql), (nargs), {__VA_ARGS__}, NULL}
+#define OS_STMT(sql, nargs, ...) {(sql), (nargs), {__VA_ARGS__}, NULL, 0}
+/* The same with its generic plan from the start (range scans on values). */
+#define OS_STMT_GENERIC(sql, nargs, ...) \
+	{(sql), (nargs), {__VA_ARGS__}, NULL, CURSOR_OPT_GENERIC_PLAN}
 
 extern int	os_exec(os_stmt *stmt, Datum *values, const char *nulls, long count);
 extern Datum os_getattr(int row, int col, bool *isnull);
@@ -86,11 +93,23 @@ extern void os_bucket_move(int64 order_id, os_stock_move how);
 extern void os_notifier_init(void);
 extern void os_note_event(void);
 
-extern void os_json_key_int(StringInfo buf, const char *key, int64 value);
-extern void os_json_key_str(StringInfo buf, const char *key, const char *value);
-extern void os_json_key_raw(StringInfo buf, const char *key, const char *json);
+/* An event payload (a jsonb object) under construction. */
+typedef struct os_json
+{
+	JsonbParseState *state;
+} os_json;
+
+extern void os_json_begin(os_json *j);
+extern void os_json_int(os_json *j, const char *key, int64 value);
+extern void os_json_str(os_json *j, const char *key, const char *value);
+extern void os_json_open(os_json *j, const char *key, bool array);
+extern void os_json_close(os_json *j, bool array);
+extern Jsonb *os_json_end(os_json *j);
 extern void os_emit_event(const char *event_type, const char *aggregate_type,
-						  int64 aggregate_id, const char *payload_json);
+						  int64 aggregate_id, Jsonb *payload);
+extern void os_emit_events2(const char *aggregate_type, int64 aggregate_id,
+							const char *type1, Jsonb *payload1,
+							const char *type2, Jsonb *payload2);
 
 /* --------------------------------------------------------------- orders */
 

@@ -16,6 +16,8 @@
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
 
 PG_FUNCTION_INFO_V1(os_place_order);
 
@@ -56,13 +58,27 @@ static os_stmt find_by_key = OS_STMT(
 									 " WHERE o.member_id = $1 AND o.idempotency_key = $2",
 									 2, INT8OID, TEXTOID);
 
-static os_stmt member_active = OS_STMT(
-									   "SELECT active FROM order_system.member WHERE id = $1",
-									   1, INT8OID);
+/*
+ * The member and the payment method in one statement.  With a rate limit,
+ * the member's token bucket is refilled for the time since its last order
+ * (capped at $3), one token taken, and what is left returned: a guarded
+ * UPDATE, so concurrent orders of one member take their tokens in turn.
+ */
+static os_stmt member_and_method = OS_STMT(
+										   "SELECT m.active, NULL::pg_catalog.float8, pm.handler::pg_catalog.oid, pm.enabled"
+										   " FROM (VALUES (1)) x LEFT JOIN order_system.member m ON m.id = $1"
+										   " LEFT JOIN order_system.payment_method pm ON pm.name = $2",
+										   2, INT8OID, TEXTOID);
 
-static os_stmt find_method = OS_STMT(
-									 "SELECT handler::pg_catalog.oid, enabled FROM order_system.payment_method WHERE name = $1",
-									 1, TEXTOID);
+static os_stmt member_token_and_method = OS_STMT(
+												 "WITH m AS (UPDATE order_system.member SET rate_tokens = LEAST($3,"
+												 " coalesce(rate_tokens + GREATEST(0, pg_catalog.date_part('epoch',"
+												 " pg_catalog.now() - rate_at)) * $4, $3)) - 1, rate_at = pg_catalog.now()"
+												 " WHERE id = $1 RETURNING active, rate_tokens)"
+												 " SELECT m.active, m.rate_tokens, pm.handler::pg_catalog.oid, pm.enabled"
+												 " FROM (VALUES (1)) x LEFT JOIN m ON true"
+												 " LEFT JOIN order_system.payment_method pm ON pm.name = $2",
+												 4, INT8OID, TEXTOID, FLOAT8OID, FLOAT8OID);
 
 static os_stmt reserve_stock = OS_STMT(
 									   "UPDATE order_system.product"
@@ -100,7 +116,7 @@ static os_stmt insert_payment = OS_STMT(
 										" external_amount, status, reference, expires_at)"
 										" VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'pending'"
 										" THEN pg_catalog.now() + pg_catalog.make_interval(secs => $8) END)"
-										" RETURNING id, expires_at, pg_catalog.to_json(expires_at)::text",
+										" RETURNING id, expires_at",
 										8, INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT8OID);
 
 static os_stmt sell_reserved = OS_STMT(
@@ -238,29 +254,41 @@ replay_by_key(const place_request *req, place_result *res)
 
 /* ----------------------------------------------------------- checks */
 
-static void
-check_member(int64 member_id)
-{
-	Datum		v = Int64GetDatum(member_id);
-	bool		isnull;
-
-	if (os_exec(&member_active, &v, NULL, 1) == 0)
-		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", member_id);
-	if (!DatumGetBool(os_getattr(0, 1, &isnull)))
-		os_error(OS_ERR_MEMBER_INACTIVE, "member " INT64_FORMAT " is not active", member_id);
-}
-
+/*
+ * The member must exist, be active and have a token left; the method must
+ * be registered and enabled.  Returns the method's handler.
+ */
 static Oid
-find_handler(const char *method)
+check_member_and_method(const place_request *req)
 {
-	Datum		v = CStringGetTextDatum(method);
+	bool		limited = os_order_rate_per_min > 0;
+	Datum		v[4];
+	Datum		active;
 	bool		isnull;
+	double		left;
 
-	if (os_exec(&find_method, &v, NULL, 1) == 0 ||
-		!DatumGetBool(os_getattr(0, 2, &isnull)))
+	v[0] = Int64GetDatum(req->member_id);
+	v[1] = CStringGetTextDatum(req->method);
+	v[2] = Float8GetDatum((double) os_order_burst);
+	v[3] = Float8GetDatum(os_order_rate_per_min / 60.0);
+	os_exec(limited ? &member_token_and_method : &member_and_method, v, NULL, 1);
+	active = os_getattr(0, 1, &isnull);
+	if (isnull)
+		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", req->member_id);
+	if (!DatumGetBool(active))
+		os_error(OS_ERR_MEMBER_INACTIVE, "member " INT64_FORMAT " is not active", req->member_id);
+	left = limited ? DatumGetFloat8(os_getattr(0, 2, &isnull)) : 0.0;
+	if (!os_rate_allows(left))
+		ereport(ERROR,
+				(errcode(os_sqlstate(OS_ERR_RATE_LIMITED)),
+				 errmsg("member " INT64_FORMAT " has placed too many orders: try again in %.1f s",
+						req->member_id, os_rate_retry_after(left, os_order_rate_per_min)),
+				 errdetail("At most %d orders at once and %d a minute after that.",
+						   os_order_burst, os_order_rate_per_min)));
+	if (!DatumGetBool(os_getattr(0, 4, &isnull)))
 		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD,
-				 "payment method \"%s\" is unknown or disabled", method);
-	return DatumGetObjectId(os_getattr(0, 1, &isnull));
+				 "payment method \"%s\" is unknown or disabled", req->method);
+	return DatumGetObjectId(os_getattr(0, 3, &isnull));
 }
 
 /*
@@ -380,8 +408,8 @@ write_order(const place_request *req, const place_result *res)
 	os_exec(&insert_lines, v, NULL, 0);
 }
 
-/* Insert the payment row; returns expires_at as JSON text (or "null"). */
-static char *
+/* Insert the payment row. */
+static void
 write_payment(const place_request *req, const os_payment_plan *plan,
 			  place_result *res)
 {
@@ -404,63 +432,57 @@ write_payment(const place_request *req, const os_payment_plan *plan,
 	res->expires_at = os_getattr(0, 2, &isnull);
 	res->expires_isnull = isnull;
 	res->reference = plan->reference[0] ? pstrdup(plan->reference) : NULL;
-	return isnull ? "null" : os_getstr(0, 3);
 }
 
+/* order.placed, then payment.requested (the gateway's cue) or order.paid */
 static void
 emit_placed(const place_request *req, const place_result *res,
-			const os_payment_plan *plan, const char *expires_json)
+			const os_payment_plan *plan)
 {
-	StringInfoData p;
-	StringInfoData lines;
+	os_json		placed;
+	os_json		next;
+	char		expires[MAXDATELEN + 1];
 
-	initStringInfo(&lines);
-	appendStringInfoChar(&lines, '[');
+	os_json_begin(&placed);
+	os_json_int(&placed, "order_id", res->order_id);
+	os_json_int(&placed, "member_id", req->member_id);
+	os_json_str(&placed, "status", res->status);
+	os_json_str(&placed, "currency", res->currency);
+	os_json_int(&placed, "total_amount", res->total);
+	os_json_str(&placed, "payment_method", req->method);
+	os_json_int(&placed, "points_spent", plan->points_amount);
+	os_json_open(&placed, "lines", true);
 	for (int i = 0; i < req->nlines; i++)
 	{
-		appendStringInfoString(&lines, i ? ",{" : "{");
-		os_json_key_int(&lines, "product_id", req->lines[i].product_id);
-		os_json_key_int(&lines, "quantity", req->lines[i].quantity);
-		os_json_key_int(&lines, "unit_price", req->lines[i].unit_price);
-		appendStringInfoChar(&lines, '}');
+		os_json_open(&placed, NULL, false);
+		os_json_int(&placed, "product_id", req->lines[i].product_id);
+		os_json_int(&placed, "quantity", req->lines[i].quantity);
+		os_json_int(&placed, "unit_price", req->lines[i].unit_price);
+		os_json_close(&placed, false);
 	}
-	appendStringInfoChar(&lines, ']');
+	os_json_close(&placed, true);
 
-	initStringInfo(&p);
-	appendStringInfoChar(&p, '{');
-	os_json_key_int(&p, "order_id", res->order_id);
-	os_json_key_int(&p, "member_id", req->member_id);
-	os_json_key_str(&p, "status", res->status);
-	os_json_key_str(&p, "currency", res->currency);
-	os_json_key_int(&p, "total_amount", res->total);
-	os_json_key_str(&p, "payment_method", req->method);
-	os_json_key_int(&p, "points_spent", plan->points_amount);
-	os_json_key_raw(&p, "lines", lines.data);
-	appendStringInfoChar(&p, '}');
-	os_emit_event("order.placed", "order", res->order_id, p.data);
-
-	resetStringInfo(&p);
-	appendStringInfoChar(&p, '{');
-	os_json_key_int(&p, "order_id", res->order_id);
-	os_json_key_int(&p, "payment_id", res->payment_id);
+	os_json_begin(&next);
+	os_json_int(&next, "order_id", res->order_id);
+	os_json_int(&next, "payment_id", res->payment_id);
 	if (plan->external_amount > 0)
 	{
-		os_json_key_str(&p, "method", req->method);
-		os_json_key_int(&p, "amount", plan->external_amount);
-		os_json_key_str(&p, "currency", res->currency);
-		os_json_key_str(&p, "reference", res->reference);
-		os_json_key_raw(&p, "expires_at", expires_json);
-		appendStringInfoChar(&p, '}');
-		os_emit_event("payment.requested", "order", res->order_id, p.data);
+		os_json_str(&next, "method", req->method);
+		os_json_int(&next, "amount", plan->external_amount);
+		os_json_str(&next, "currency", res->currency);
+		os_json_str(&next, "reference", res->reference);
+		os_json_str(&next, "expires_at", res->expires_isnull ? NULL :
+					JsonEncodeDateTime(expires, res->expires_at, TIMESTAMPTZOID, NULL));
 	}
 	else
 	{
-		os_json_key_int(&p, "points_amount", plan->points_amount);
-		os_json_key_int(&p, "external_amount", 0);
-		os_json_key_str(&p, "gateway_ref", NULL);
-		appendStringInfoChar(&p, '}');
-		os_emit_event("order.paid", "order", res->order_id, p.data);
+		os_json_int(&next, "points_amount", plan->points_amount);
+		os_json_int(&next, "external_amount", 0);
+		os_json_str(&next, "gateway_ref", NULL);
 	}
+	os_emit_events2("order", res->order_id, "order.placed", os_json_end(&placed),
+					plan->external_amount > 0 ? "payment.requested" : "order.paid",
+					os_json_end(&next));
 }
 
 /* Spend the plan's points from the member's balance. */
@@ -487,11 +509,9 @@ place(place_request *req, place_result *res)
 	Oid			handler;
 	os_payment_request preq;
 	os_payment_plan plan;
-	char	   *expires_json;
 	Datum		id;
 
-	check_member(req->member_id);
-	handler = find_handler(req->method);
+	handler = check_member_and_method(req);
 	res->currency = reserve_lines(req);
 	if (os_lines_total(req->lines, req->nlines, &res->total) != OS_OK)
 		os_error(OS_ERR_OVERFLOW, "order total is out of range");
@@ -514,7 +534,7 @@ place(place_request *req, place_result *res)
 	res->replayed = false;
 	write_order(req, res);
 	spend_points(req, res, &plan);
-	expires_json = write_payment(req, &plan, res);
+	write_payment(req, &plan, res);
 	if (plan.external_amount == 0)
 	{
 		id = Int64GetDatum(res->order_id);
@@ -522,7 +542,7 @@ place(place_request *req, place_result *res)
 		if (req->any_bucket)
 			os_bucket_move(res->order_id, OS_STOCK_SELL);
 	}
-	emit_placed(req, res, &plan, expires_json);
+	emit_placed(req, res, &plan);
 }
 
 /* Replay the order of the request's idempotency key, or place a new one. */

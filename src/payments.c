@@ -109,16 +109,14 @@ os_jsonb_get_str(JsonbContainer *obj, const char *key, os_result bad)
 Datum
 os_plan_to_jsonb(const os_payment_plan *plan)
 {
-	StringInfoData buf;
+	os_json		j;
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	os_json_key_int(&buf, "points", plan->points_amount);
-	os_json_key_int(&buf, "external", plan->external_amount);
-	os_json_key_int(&buf, "expires_in_seconds", plan->expires_in_s);
-	os_json_key_str(&buf, "reference", plan->reference[0] ? plan->reference : NULL);
-	appendStringInfoChar(&buf, '}');
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	os_json_begin(&j);
+	os_json_int(&j, "points", plan->points_amount);
+	os_json_int(&j, "external", plan->external_amount);
+	os_json_int(&j, "expires_in_seconds", plan->expires_in_s);
+	os_json_str(&j, "reference", plan->reference[0] ? plan->reference : NULL);
+	return JsonbPGetDatum(os_json_end(&j));
 }
 
 /* A handler's jsonb answer as a plan; OS_ERR_BAD_PAYMENT_PLAN if malformed. */

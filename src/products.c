@@ -51,15 +51,13 @@ check_price(int64 price)
 static void
 emit_product_event(const char *type, int64 product_id, const char *key, int64 value)
 {
-	StringInfoData payload;
+	os_json		payload;
 
-	initStringInfo(&payload);
-	appendStringInfoChar(&payload, '{');
-	os_json_key_int(&payload, "product_id", product_id);
+	os_json_begin(&payload);
+	os_json_int(&payload, "product_id", product_id);
 	if (key)
-		os_json_key_int(&payload, key, value);
-	appendStringInfoChar(&payload, '}');
-	os_emit_event(type, "product", product_id, payload.data);
+		os_json_int(&payload, key, value);
+	os_emit_event(type, "product", product_id, os_json_end(&payload));
 }
 
 /* create_product(sku, name, price, currency, initial_stock) -> product id */

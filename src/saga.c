@@ -193,32 +193,30 @@ refund_points(const order_row *o, const char *reason)
 
 /* Start an order event's payload: {"order_id": .., "payment_id": .. */
 static void
-payload_begin(StringInfo p, const order_row *o)
+payload_begin(os_json *p, const order_row *o)
 {
-	initStringInfo(p);
-	appendStringInfoChar(p, '{');
-	os_json_key_int(p, "order_id", o->id);
-	os_json_key_int(p, "payment_id", o->payment_id);
+	os_json_begin(p);
+	os_json_int(p, "order_id", o->id);
+	os_json_int(p, "payment_id", o->payment_id);
 }
 
 static void
-payload_emit(StringInfo p, const char *type, const order_row *o)
+payload_emit(os_json *p, const char *type, const order_row *o)
 {
-	appendStringInfoChar(p, '}');
-	os_emit_event(type, "order", o->id, p->data);
+	os_emit_event(type, "order", o->id, os_json_end(p));
 }
 
 /* Ask the gateway to void or refund the external part, if there is one. */
 static void
 emit_external(const char *type, const order_row *o, const char *reason)
 {
-	StringInfoData p;
+	os_json		p;
 
 	if (o->external_amount == 0)
 		return;
 	payload_begin(&p, o);
-	os_json_key_int(&p, "amount", o->external_amount);
-	os_json_key_str(&p, "reason", reason);
+	os_json_int(&p, "amount", o->external_amount);
+	os_json_str(&p, "reason", reason);
 	payload_emit(&p, type, o);
 }
 
@@ -227,15 +225,15 @@ emit_external(const char *type, const order_row *o, const char *reason)
 static void
 step_capture(const order_row *o, const char *gateway_ref)
 {
-	StringInfoData p;
+	os_json		p;
 
 	move_stock(o, OS_STOCK_SELL);
 	update_payment(o, "captured", gateway_ref);
 	update_status(o, OS_STATE_PAID, NULL, 0);
 	payload_begin(&p, o);
-	os_json_key_int(&p, "points_amount", o->points_amount);
-	os_json_key_int(&p, "external_amount", o->external_amount);
-	os_json_key_str(&p, "gateway_ref", gateway_ref);
+	os_json_int(&p, "points_amount", o->points_amount);
+	os_json_int(&p, "external_amount", o->external_amount);
+	os_json_str(&p, "gateway_ref", gateway_ref);
 	payload_emit(&p, "order.paid", o);
 }
 
@@ -245,15 +243,15 @@ step_unwind(const order_row *o, os_event ev, os_state to, const char *reason)
 {
 	const char *payment_status = ev == OS_EVENT_DECLINE ? "declined" :
 	ev == OS_EVENT_EXPIRE ? "expired" : "voided";
-	StringInfoData p;
+	os_json		p;
 
 	move_stock(o, OS_STOCK_RELEASE);
 	update_payment(o, payment_status, NULL);
 	update_status(o, to, reason, 0);
 	payload_begin(&p, o);
-	os_json_key_str(&p, "payment_status", payment_status);
-	os_json_key_int(&p, "points_refunded", refund_points(o, reason));
-	os_json_key_str(&p, "reason", reason);
+	os_json_str(&p, "payment_status", payment_status);
+	os_json_int(&p, "points_refunded", refund_points(o, reason));
+	os_json_str(&p, "reason", reason);
 	payload_emit(&p, to == OS_STATE_EXPIRED ? "order.expired" : "order.cancelled", o);
 	if (ev != OS_EVENT_DECLINE)
 		emit_external("payment.voided", o, reason);
@@ -263,7 +261,7 @@ static void
 step_complete(const order_row *o)
 {
 	int64		earned = 0;
-	StringInfoData p;
+	os_json		p;
 
 	if (strcmp(o->currency, os_points_currency) == 0)
 		os_check(os_points_earned(o->external_amount, os_points_earn_rate_bp, &earned),
@@ -274,22 +272,22 @@ step_complete(const order_row *o)
 		os_points_apply(o->member_id, o->id, "earn", earned, NULL, NULL);
 	update_status(o, OS_STATE_COMPLETED, NULL, earned);
 	payload_begin(&p, o);
-	os_json_key_int(&p, "points_earned", earned);
+	os_json_int(&p, "points_earned", earned);
 	payload_emit(&p, "order.completed", o);
 }
 
 static void
 step_refund(const order_row *o, const char *reason)
 {
-	StringInfoData p;
+	os_json		p;
 
 	move_stock(o, OS_STOCK_RETURN);
 	update_payment(o, "refunded", NULL);
 	update_status(o, OS_STATE_REFUNDED, reason, 0);
 	payload_begin(&p, o);
-	os_json_key_int(&p, "points_refunded", refund_points(o, reason));
-	os_json_key_int(&p, "external_refund", o->external_amount);
-	os_json_key_str(&p, "reason", reason);
+	os_json_int(&p, "points_refunded", refund_points(o, reason));
+	os_json_int(&p, "external_refund", o->external_amount);
+	os_json_str(&p, "reason", reason);
 	payload_emit(&p, "order.refunded", o);
 	emit_external("payment.refunded", o, reason);
 }

@@ -7,16 +7,19 @@
  */
 #include "order_system.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 
 /* The version of the SQL objects this library's statements are written for. */
-#define OS_LIBRARY_VERSION "0.2.0"
-
-static os_stmt installed_version = OS_STMT(
-										   "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'order_system'",
-										   0, InvalidOid);
+#define OS_LIBRARY_VERSION "0.3.0"
 
 static SPIPlanPtr
 stmt_plan(os_stmt *stmt)
@@ -25,7 +28,8 @@ stmt_plan(os_stmt *stmt)
 
 	if (stmt->plan != NULL)
 		return stmt->plan;
-	plan = SPI_prepare(stmt->sql, stmt->nargs, stmt->argtypes);
+	plan = SPI_prepare_cursor(stmt->sql, stmt->nargs, stmt->argtypes,
+							  stmt->cursor_options);
 	if (plan == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -39,32 +43,57 @@ stmt_plan(os_stmt *stmt)
 	return plan;
 }
 
+/* extversion of order_system in this database, NULL if not installed. */
+static char *
+installed_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("order_system"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = TextDatumGetCString(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
 /*
  * Once per transaction: the installed SQL objects must be those this
  * library was built for.  A new library over an old schema (before ALTER
  * EXTENSION ... UPDATE) gets a clear error instead of a missing column.
+ * A catalog index scan, not a query: it runs on every call's hot path.
  */
 static void
 check_installed_version(void)
 {
 	static LocalTransactionId checked = InvalidLocalTransactionId;
-	char	   *version = NULL;
+	char	   *version;
 
 	if (MyProc->lxid == checked)
 		return;
-	checked = MyProc->lxid;		/* before the query: it runs through here */
-	if (SPI_execute_plan(stmt_plan(&installed_version), NULL, NULL, true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-		version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	version = installed_version();
 	if (version == NULL || strcmp(version, OS_LIBRARY_VERSION) != 0)
-	{
-		checked = InvalidLocalTransactionId;
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the order_system library is version %s but the extension installed here is %s",
 						OS_LIBRARY_VERSION, version ? version : "missing"),
 				 errhint("Run ALTER EXTENSION order_system UPDATE.")));
-	}
+	checked = MyProc->lxid;
 }
 
 /* Execute; returns SPI_processed.  Errors inside raise as usual. */

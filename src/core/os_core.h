@@ -35,6 +35,7 @@ typedef enum os_result
 	OS_ERR_PAYMENT_NOT_FOUND,
 	OS_ERR_CONSUMER_NOT_FOUND,
 	OS_ERR_BATCH_NOT_FOUND,
+	OS_ERR_RATE_LIMITED,
 	OS_ERR_OVERFLOW,
 	OS_ERR_INVALID_PARAMETER,
 	OS_ERR_NULL_VALUE,
@@ -162,6 +163,16 @@ extern bool os_virtual_account_valid(const char *ref);
 
 extern os_result os_points_earned(os_money paid_outside, int32_t rate_bp,
 								  os_money *earned);
+
+/* ------------------------------------------------------------ rate limit */
+
+/*
+ * A member's orders are limited by a token bucket: it holds up to burst
+ * tokens, refills at per_minute tokens a minute, and each order takes one.
+ * tokens_left is what the bucket holds after the take (below 0: refused).
+ */
+extern bool os_rate_allows(double tokens_left);
+extern double os_rate_retry_after(double tokens_left, int32_t per_minute);
 
 /* ------------------------------------------------------------- hashing */
 

@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,7 @@ static const struct
 	{OS_ERR_PAYMENT_NOT_FOUND, "payment_not_found", "OS014"},
 	{OS_ERR_CONSUMER_NOT_FOUND, "consumer_not_found", "OS015"},
 	{OS_ERR_BATCH_NOT_FOUND, "batch_not_found", "OS016"},
+	{OS_ERR_RATE_LIMITED, "rate_limited", "OS017"},
 	{OS_ERR_OVERFLOW, "numeric_value_out_of_range", "22003"},
 	{OS_ERR_INVALID_PARAMETER, "invalid_parameter_value", "22023"},
 	{OS_ERR_NULL_VALUE, "null_value_not_allowed", "22004"},
@@ -375,6 +377,36 @@ test_points(void)
 
 		is_op(r, out, c[i].want, c[i].value,
 			  "points_earned(%" PRId64 " paid, %" PRId64 " bp)", c[i].a, c[i].b);
+	}
+}
+
+/* ----------------------------------------------------------- rate limit */
+
+static void
+test_rate(void)
+{
+	const struct
+	{
+		double		left;
+		int32_t		per_minute;
+		bool		allowed;
+		double		retry;
+	}			c[] = {
+		{0.0, 60, true, 0.0},	/* took the last token */
+		{4.5, 60, true, 0.0},
+		{-0.5, 60, false, 0.5}, /* half a token short at one a second */
+		{-1.0, 6, false, 10.0}, /* a whole token at one per ten seconds */
+		{-0.25, 1, false, 15.0},
+		{-1.0, 0, false, 0.0},	/* no refill: no promise */
+	};
+
+	for (int i = 0; i < lengthof(c); i++)
+	{
+		double		retry = os_rate_retry_after(c[i].left, c[i].per_minute);
+
+		ok(os_rate_allows(c[i].left) == c[i].allowed && fabs(retry - c[i].retry) < 1e-9,
+		   "rate: %g tokens left at %d/min: %s, retry after %g s (got %g)", c[i].left,
+		   c[i].per_minute, c[i].allowed ? "allowed" : "refused", c[i].retry, retry);
 	}
 }
 
@@ -1112,6 +1144,7 @@ main(void)
 	test_results();
 	test_money();
 	test_points();
+	test_rate();
 	test_quantity();
 	test_normalize();
 	test_total();

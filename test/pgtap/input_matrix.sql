@@ -154,6 +154,7 @@ INSERT INTO expect VALUES
 	('orders_status_guard', '39P01', '39P01', '{}', 'trigger function called directly'),
 	('emit_event', '39P01', '39P01', '{}', 'trigger function called directly'),
 	('place_order_trigger', '39P01', '39P01', '{}', 'trigger function called directly'),
+	('refuse_delete', '0A000', '0A000', '{}', 'PL/pgSQL trigger function called directly'),
 	('register_payment_method', '00000', NULL, '{42501}', 'only the handler''s owner may register it');
 
 ---------------------------------------------------------------- the calls

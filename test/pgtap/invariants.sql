@@ -9,7 +9,7 @@
 -- session_replication_role or DISABLE TRIGGER, a CHECK constraint dropped),
 -- and asserts exactly which invariant rows the checker reports.
 BEGIN;
-SELECT plan(55);
+SELECT plan(56);
 
 SELECT order_system.create_member('Inv Ann', 'inv.ann@example.com', 10000) AS m \gset
 SELECT order_system.create_product('INV-A', 'Widget', 1000, 'KRW', 10) AS pa \gset
@@ -21,7 +21,7 @@ SELECT is_empty('SELECT * FROM order_system.check_invariants()', 'healthy after 
 SELECT order_id AS o_card FROM order_system.place_order(:m,
 	format('[{"product_id": %s, "quantity": 2}, {"product_id": %s, "quantity": 1}]', :pa, :pb)::jsonb,
 	'card') \gset
-SELECT results_eq(format('SELECT status, total_amount FROM order_system.orders WHERE id = %s', :o_card),
+SELECT results_eq(format('SELECT status::text, total_amount::bigint FROM order_system.orders WHERE id = %s', :o_card),
 	$$VALUES ('pending_payment'::text, 4500::bigint)$$, 'card: the order waits for its payment');
 SELECT is_empty('SELECT * FROM order_system.check_invariants()', 'card: healthy while pending');
 SELECT is(order_system.confirm_payment(:o_card, 'gw-1'), 'paid', 'card: the gateway confirms');
@@ -34,7 +34,7 @@ SELECT is_empty('SELECT * FROM order_system.check_invariants()', 'card: healthy 
 
 SELECT order_id AS o_points FROM order_system.place_order(:m,
 	format('[{"product_id": %s, "quantity": 1}]', :pa)::jsonb, 'points') \gset
-SELECT results_eq(format($$SELECT o.status, p.status FROM order_system.orders o
+SELECT results_eq(format($$SELECT o.status::text, p.status::text FROM order_system.orders o
 						   JOIN order_system.payment p ON p.order_id = o.id WHERE o.id = %s$$, :o_points),
 	$$VALUES ('paid'::text, 'captured'::text)$$, 'points: paid and captured at once');
 SELECT is((order_system.get_member(:m)).points_balance, 9045::bigint, 'points: 1000 points spent');
@@ -54,7 +54,7 @@ SELECT is_empty('SELECT * FROM order_system.check_invariants()', 'bank transfer:
 SELECT order_id AS o_split FROM order_system.place_order(:m,
 	format('[{"product_id": %s, "quantity": 3}]', :pa)::jsonb, 'points_card', NULL,
 	'{"points": 500}') \gset
-SELECT results_eq(format('SELECT points_amount, external_amount, status FROM order_system.payment'
+SELECT results_eq(format('SELECT points_amount::bigint, external_amount::bigint, status::text FROM order_system.payment'
 						 ' WHERE order_id = %s', :o_split),
 	$$VALUES (500::bigint, 2500::bigint, 'pending'::text)$$, 'split: 500 from points, 2500 by card');
 SELECT is((order_system.get_member(:m)).points_balance, 8545::bigint, 'split: the points part is spent');
@@ -91,7 +91,7 @@ SELECT is_empty('SELECT * FROM order_system.check_invariants()', 'expire: health
 -- now() is frozen inside this transaction: move the deadline into the past.
 UPDATE order_system.payment SET expires_at = now() - interval '1 second' WHERE order_id = :o_expire;
 SELECT is(order_system.expire_orders(), 1, 'expire: one order is past its deadline');
-SELECT results_eq(format($$SELECT o.status, p.status FROM order_system.orders o
+SELECT results_eq(format($$SELECT o.status::text, p.status::text FROM order_system.orders o
 						   JOIN order_system.payment p ON p.order_id = o.id WHERE o.id = %s$$, :o_expire),
 	$$VALUES ('expired'::text, 'expired'::text)$$, 'expire: order and payment are expired');
 SELECT is_empty('SELECT * FROM order_system.check_invariants()', 'expire: healthy when expired');
@@ -101,8 +101,8 @@ SELECT is_empty('SELECT * FROM order_system.check_invariants()', 'expire: health
 SELECT is(order_system.refund_order(:o_points, 'returned'), 'refunded', 'refund: the paid order is refunded');
 SELECT is((order_system.get_member(:m)).points_balance, 10045::bigint,
 	'refund: every spent point is back; only the earned 45 remain');
-SELECT results_eq(format($$SELECT stock_available, stock_reserved, stock_sold, stock_received
-						   FROM order_system.product WHERE id IN (%s, %s) ORDER BY id$$, :pa, :pb),
+SELECT results_eq(format($$SELECT stock_available::bigint, stock_reserved::bigint, stock_sold::bigint,
+								  stock_received::bigint FROM order_system.product WHERE id IN (%s, %s) ORDER BY id$$, :pa, :pb),
 	$$VALUES (8::bigint, 0::bigint, 2::bigint, 10::bigint), (3::bigint, 0::bigint, 2::bigint, 5::bigint)$$,
 	'refund: only the card and bank orders still hold sold stock');
 SELECT is(order_system.refund_order(:o_points, 'returned twice'), 'refunded', 'refund: a repeat is a no-op');
@@ -204,9 +204,10 @@ SELECT set_eq(format('SELECT * FROM pg_temp.invariants_after(%L)', format(
 		   'order_points_settled', 'order ' || :o_split),
 	'guard disabled, cancelled -> paid: no sold stock, declined payment, points already refunded');
 
--- The remaining invariants sit behind CHECK constraints: drop one to break it.
+-- The remaining invariants sit behind domains and CHECK constraints: drop
+-- one to break it.
 SELECT set_eq(format('SELECT * FROM pg_temp.invariants_after(%L)', format(
-		'ALTER TABLE order_system.product DROP CONSTRAINT product_stock_available_check;
+		'ALTER DOMAIN order_system.amount DROP CONSTRAINT amount_check;
 		 UPDATE order_system.product
 			SET stock_available = -1, stock_received = stock_received - stock_available - 1
 		  WHERE id = %s', :pa)),
@@ -218,20 +219,31 @@ SELECT set_eq(format('SELECT * FROM pg_temp.invariants_after(%L)', format(
 	format('VALUES (%L, %L)', 'stock_adds_up', 'product ' || :pb), 'stock out of thin air: stock_adds_up');
 
 SELECT set_eq(format('SELECT * FROM pg_temp.invariants_after(%L)', format(
-		$$ALTER TABLE order_system.member DROP CONSTRAINT member_points_balance_check;
+		$$ALTER DOMAIN order_system.amount DROP CONSTRAINT amount_check;
 		  INSERT INTO order_system.points_ledger (member_id, kind, delta, reason)
 		  SELECT id, 'adjust', -(points_balance + 1), 'overdraw' FROM order_system.member WHERE id = %s;
 		  UPDATE order_system.member SET points_balance = -1 WHERE id = %s$$, :m, :m)),
 	format('VALUES (%L, %L)', 'points_negative', 'member ' || :m), 'an overdrawn balance: points_negative');
 
 SELECT set_eq(format('SELECT * FROM pg_temp.invariants_after(%L)', format(
-		$$ALTER TABLE order_system.orders DROP CONSTRAINT orders_status_check;
+		$$ALTER DOMAIN order_system.order_status DROP CONSTRAINT order_status_check;
 		  SET LOCAL session_replication_role = replica;
 		  UPDATE order_system.orders SET status = 'shipped' WHERE id = %s$$, :o_bank)),
 	format('VALUES (%L, %L), (%L, %L), (%L, %L)',
 		   'order_state_legal', 'order ' || :o_bank, 'stock_matches_orders', 'product ' || :pb,
 		   'order_payment_consistent', 'order ' || :o_bank),
 	'a status the state machine does not know: order_state_legal');
+
+-- References are not foreign keys: a row gone behind the guards is found.
+SELECT set_eq(format('SELECT * FROM pg_temp.invariants_after(%L)', format(
+		$$SET LOCAL session_replication_role = replica;
+		  DELETE FROM order_system.payment_method WHERE name = 'bank_transfer';
+		  DELETE FROM order_system.orders WHERE id = %s$$, :o_bank)),
+	format('VALUES (%L, %L), (%L, %L), (%L, %L)',
+		   'reference_exists', 'payment ' || (SELECT id FROM order_system.payment WHERE order_id = :o_bank),
+		   'reference_exists', 'order line ' || :o_bank || '/' || :pb,
+		   'stock_matches_orders', 'product ' || :pb),
+	'an order and a payment method deleted behind the guards: reference_exists');
 
 SELECT is_empty('SELECT * FROM order_system.check_invariants()', 'healthy again after every corruption is undone');
 SELECT throws_ok(format($$UPDATE order_system.orders SET status = 'paid' WHERE id = %s$$, :o_split),

@@ -128,7 +128,8 @@ SELECT set_eq($$
 	('order_system.notifier_status()'),
 	('order_system.raise_unknown_consumer(text)'),
 	('order_system.cut_snapshot()'),
-	('order_system.require_arg(anyelement,text)')
+	('order_system.require_arg(anyelement,text)'),
+	('order_system.refuse_delete()')
 	$$, 'every other function runs as SECURITY DEFINER');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure, p.proconfig FROM pg_catalog.pg_proc p
@@ -177,7 +178,7 @@ SELECT throws_ok(format('SELECT order_system.adjust_points(%s, 1000000, %L)', :m
 RESET ROLE;
 
 SELECT results_eq(
-	format($$SELECT o.status, l.quantity FROM order_system.orders o
+	format($$SELECT o.status::text, l.quantity::bigint FROM order_system.orders o
 			  JOIN order_system.order_line l ON l.order_id = o.id WHERE o.member_id = %s$$, :member_id),
 	$$VALUES ('pending_payment'::text, 2::bigint)$$,
 	'the app role''s order is stored, and only that one');

@@ -1,0 +1,223 @@
+/*
+ * consumers.c
+ *	  The consumer side of the outbox: cutting batches and acknowledging
+ *	  them (next_batch, ack_batch, cut_snapshot).
+ *
+ * A consumer's position is a transaction snapshot (as PgQ keeps it): a
+ * batch holds exactly the events whose transactions committed after the
+ * consumer's acknowledged snapshot and are visible in the batch's own, in
+ * outbox id order.  A listener calls these on every wake-up, so they are C
+ * with kept plans: one lock, one range scan on outbox(tx_id), one update.
+ * The README ("Event delivery") describes the contract.
+ */
+#include "order_system.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
+#include "utils/xid8.h"
+
+PG_FUNCTION_INFO_V1(os_cut_snapshot);
+PG_FUNCTION_INFO_V1(os_next_batch);
+PG_FUNCTION_INFO_V1(os_ack_batch);
+
+static os_stmt lock_consumer = OS_STMT(
+									   "SELECT last_snapshot, batch_snapshot, batch_id FROM order_system.consumer"
+									   " WHERE name = $1 FOR UPDATE",
+									   1, TEXTOID);
+
+/* The events committed after $1 and visible in $2. */
+static os_stmt batch_events = OS_STMT_GENERIC(
+											  "SELECT e.id, e.tx_id, e.event_type, e.aggregate_type, e.aggregate_id, e.payload,"
+											  " e.created_at FROM order_system.outbox e"
+											  " WHERE e.tx_id >= pg_catalog.pg_snapshot_xmin($1)"
+											  " AND e.tx_id < pg_catalog.pg_snapshot_xmax($2)"
+											  " AND NOT pg_catalog.pg_visible_in_snapshot(e.tx_id, $1)"
+											  " AND pg_catalog.pg_visible_in_snapshot(e.tx_id, $2)"
+											  " ORDER BY e.id",
+											  2, PG_SNAPSHOTOID, PG_SNAPSHOTOID);
+
+static os_stmt move_position = OS_STMT(
+									   "UPDATE order_system.consumer SET last_snapshot = $2, acked_at = pg_catalog.now()"
+									   " WHERE name = $1",
+									   2, TEXTOID, PG_SNAPSHOTOID);
+
+static os_stmt open_batch = OS_STMT(
+									"UPDATE order_system.consumer SET batch_snapshot = $2, batch_id = $3 WHERE name = $1",
+									3, TEXTOID, PG_SNAPSHOTOID, INT8OID);
+
+static os_stmt close_batch = OS_STMT(
+									 "UPDATE order_system.consumer SET last_snapshot = batch_snapshot,"
+									 " batch_snapshot = NULL, acked_at = pg_catalog.now() WHERE name = $1",
+									 1, TEXTOID);
+
+typedef struct consumer_row
+{
+	Datum		last_snapshot;
+	Datum		batch_snapshot; /* (Datum) 0: no open batch */
+	int64		batch_id;
+} consumer_row;
+
+/*
+ * The current snapshot with this transaction counted as running, so that
+ * events it wrote (before or after the cut) are delivered once it commits,
+ * never taken as delivered while it is open.
+ */
+static Datum
+cut_snapshot(void)
+{
+	Datum		snap;
+	FullTransactionId own = GetTopFullTransactionIdIfAny();
+	uint64		own64 = U64FromFullTransactionId(own);
+	char	   *text;
+	char	   *xip;
+	uint64		xmin;
+	StringInfoData buf;
+
+	/*
+	 * A fresh snapshot, as a new statement would take (the caller's may
+	 * predate a wait for the consumer's row lock, and a cut older than the
+	 * acknowledgement it waited for would move the position backwards).
+	 */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	snap = OidFunctionCall0(F_PG_CURRENT_SNAPSHOT);
+	PopActiveSnapshot();
+	if (!FullTransactionIdIsValid(own) ||
+		!DatumGetBool(OidFunctionCall2(F_PG_VISIBLE_IN_SNAPSHOT,
+									   FullTransactionIdGetDatum(own), snap)))
+		return snap;
+
+	/* "xmin:xmax:xip,xip,..." with own added in order and xmin lowered */
+	text = OidOutputFunctionCall(F_PG_SNAPSHOT_OUT, snap);
+
+	xmin = strtou64(text, NULL, 10);
+	xip = strchr(strchr(text, ':') + 1, ':') + 1;
+	initStringInfo(&buf);
+	appendStringInfo(&buf, UINT64_FORMAT ":", Min(xmin, own64));
+	appendBinaryStringInfo(&buf, strchr(text, ':') + 1, xip - strchr(text, ':') - 1);
+	while (*xip != '\0' && strtou64(xip, NULL, 10) < own64)
+	{
+		const char *end = strchr(xip, ',');
+		int			len = end ? (int) (end - xip) + 1 : (int) strlen(xip);
+
+		appendBinaryStringInfo(&buf, xip, len);
+		xip += len;
+	}
+	if (buf.data[buf.len - 1] != ':' && buf.data[buf.len - 1] != ',')
+		appendStringInfoChar(&buf, ',');
+	appendStringInfo(&buf, UINT64_FORMAT "%s%s", own64, *xip ? "," : "", xip);
+	return OidInputFunctionCall(F_PG_SNAPSHOT_IN, buf.data, InvalidOid, -1);
+}
+
+/* Lock a consumer's row; OS015 if it is not registered. */
+static void
+lock_consumer_row(text *name, consumer_row *c)
+{
+	Datum		v = PointerGetDatum(name);
+	bool		isnull;
+
+	if (os_exec(&lock_consumer, &v, NULL, 1) == 0)
+	{
+		char	   *s = text_to_cstring(name);
+
+		ereport(ERROR,
+				(errcode(os_sqlstate(OS_ERR_CONSUMER_NOT_FOUND)),
+				 errmsg("consumer \"%s\" is not registered", pnstrdup(s, pg_mbcharcliplen(s, strlen(s), 100))),
+				 errhint("Call order_system.register_consumer first.")));
+	}
+	c->last_snapshot = os_getattr(0, 1, &isnull);
+	c->batch_snapshot = os_getattr(0, 2, &isnull);
+	if (isnull)
+		c->batch_snapshot = (Datum) 0;
+	c->batch_id = os_getint64(0, 3);
+}
+
+/* cut_snapshot(): the snapshot positions are cut at. */
+Datum
+os_cut_snapshot(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(cut_snapshot());
+}
+
+/*
+ * next_batch(consumer): the open batch again if it was not acknowledged,
+ * else a new one cut now.  No rows: nothing new (the position moves on).
+ */
+Datum
+os_next_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	consumer_row c;
+	Datum		v[3];
+	Datum		range[2];
+	int			n;
+
+	if (PG_ARGISNULL(0))
+		os_error(OS_ERR_NULL_VALUE, "consumer must not be null");
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	lock_consumer_row(PG_GETARG_TEXT_PP(0), &c);
+	v[0] = PG_GETARG_DATUM(0);
+	v[2] = Int64GetDatum(c.batch_id + 1);
+	/* the cut comes after the lock: never older than an acknowledgement */
+	v[1] = c.batch_snapshot ? c.batch_snapshot : cut_snapshot();
+	range[0] = c.last_snapshot;
+	range[1] = v[1];
+	n = os_exec(&batch_events, range, NULL, 0);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		row[8];
+		bool		nulls[8] = {false};
+
+		row[0] = Int64GetDatum(c.batch_snapshot ? c.batch_id : c.batch_id + 1);
+		for (int col = 1; col <= 7; col++)
+			row[col] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, col, &nulls[col]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+	}
+	if (c.batch_snapshot == (Datum) 0)
+		os_exec(n > 0 ? &open_batch : &move_position, v, NULL, 0);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * ack_batch(consumer, batch_id): the batch is processed, move past it.  True
+ * the first time; false for a batch acknowledged before (or dropped by a
+ * replay); OS016 for a batch never cut.
+ */
+Datum
+os_ack_batch(PG_FUNCTION_ARGS)
+{
+	consumer_row c;
+	int64		batch_id;
+	bool		acked = false;
+
+	if (PG_ARGISNULL(1))
+		os_error(OS_ERR_NULL_VALUE, "batch_id must not be null");
+	if (PG_ARGISNULL(0))
+		os_error(OS_ERR_NULL_VALUE, "consumer must not be null");
+	batch_id = PG_GETARG_INT64(1);
+	SPI_connect();
+	lock_consumer_row(PG_GETARG_TEXT_PP(0), &c);
+	if (c.batch_snapshot && c.batch_id == batch_id)
+	{
+		Datum		v = PG_GETARG_DATUM(0);
+
+		os_exec(&close_batch, &v, NULL, 0);
+		acked = true;
+	}
+	else if (batch_id < 1 || batch_id > c.batch_id)
+	{
+		char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+		ereport(ERROR,
+				(errcode(os_sqlstate(OS_ERR_BATCH_NOT_FOUND)),
+				 errmsg("consumer \"%s\" has no batch " INT64_FORMAT, s, batch_id)));
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(acked);
+}
