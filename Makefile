@@ -13,7 +13,7 @@ CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \
 	src/core/os_rate.o src/core/os_state.o
 OBJS = $(CORE_OBJS) src/order_system.o src/spi.o src/events.o src/catalog.o \
 	src/members.o src/products.o src/payments.o src/orders.o src/saga.o \
-	src/notifier.o src/triggers.o src/buckets.o src/consumers.o
+	src/notifier.o src/triggers.o src/buckets.o src/consumers.o src/access.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
 # -Wno-unused-parameter: the server headers (ilist.h, bufpage.h) trip it.

@@ -257,6 +257,139 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'os_ack_batch'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
+---------------------------------------------------------------- member-scoped access
+
+-- A member's own login role: granted order_system_member and linked to the
+-- member by set_member_login.  It may place and cancel orders for that
+-- member only and reads only that member's rows (src/access.c).
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_member') THEN
+		CREATE ROLE order_system_member NOLOGIN;
+	END IF;
+END
+$roles$;
+GRANT USAGE ON SCHEMA order_system TO order_system_member;
+
+CREATE TABLE order_system.member_login (
+	login name PRIMARY KEY,
+	member_id bigint NOT NULL UNIQUE
+);
+COMMENT ON TABLE order_system.member_login IS 'Login roles that act for one member each (set_member_login).';
+SELECT pg_catalog.pg_extension_config_dump('order_system.member_login', '');
+REVOKE ALL ON TABLE order_system.member_login FROM PUBLIC;
+GRANT SELECT ON TABLE order_system.member_login TO order_system_admin;
+
+-- current_member_id(): the member the calling role acts for; NULL when it
+-- acts for any member (app, gateway, operators); 42501 for a member role
+-- linked to nobody.
+CREATE FUNCTION order_system.current_member_id()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'os_current_member_id'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- set_member_login(login, member_id): the role acts for that member from
+-- now on (and is granted order_system_member).  clear_member_login(login)
+-- ends it (and revokes the grant).
+CREATE FUNCTION order_system.check_member_login(login regrole)
+RETURNS name
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r pg_catalog.pg_roles;
+BEGIN
+	PERFORM order_system.require_arg(check_member_login.login, 'login');
+	SELECT * INTO r FROM pg_catalog.pg_roles WHERE oid = check_member_login.login;
+	IF NOT FOUND OR r.rolsuper OR r.rolname LIKE 'pg\_%' OR r.rolname LIKE 'order\_system\_%' THEN
+		RAISE EXCEPTION 'role % cannot act for a member', check_member_login.login
+			USING ERRCODE = '22023',
+				  HINT = 'Use a login role of its own for each member; not a superuser or a predefined role.';
+	END IF;
+	RETURN r.rolname;
+END
+$$;
+
+CREATE FUNCTION order_system.set_member_login(login regrole, member_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	role_name name := order_system.check_member_login(set_member_login.login);
+BEGIN
+	PERFORM order_system.require_arg(set_member_login.member_id, 'member_id');
+	IF NOT EXISTS (SELECT FROM order_system.member m WHERE m.id = set_member_login.member_id) THEN
+		RAISE EXCEPTION 'member % not found', set_member_login.member_id USING ERRCODE = 'OS001';
+	END IF;
+	INSERT INTO order_system.member_login AS l VALUES (role_name, set_member_login.member_id)
+	ON CONFLICT ON CONSTRAINT member_login_pkey DO UPDATE SET member_id = excluded.member_id;
+	EXECUTE format('GRANT order_system_member TO %I', role_name);
+END
+$$;
+
+CREATE FUNCTION order_system.clear_member_login(login regrole)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	role_name name := order_system.check_member_login(clear_member_login.login);
+BEGIN
+	DELETE FROM order_system.member_login l WHERE l.login = role_name;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	EXECUTE format('REVOKE order_system_member FROM %I', role_name);
+	RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION order_system.current_member_id(), order_system.check_member_login(regrole),
+	order_system.set_member_login(regrole, bigint), order_system.clear_member_login(regrole)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_system.current_member_id(), order_system.check_member_login(regrole),
+	order_system.set_member_login(regrole, bigint), order_system.clear_member_login(regrole)
+TO order_system_admin;
+
+-- What a member role may call: its own orders and account, the catalog.
+GRANT EXECUTE ON FUNCTION
+	order_system.place_order(bigint, jsonb, text, text, jsonb),
+	order_system.cancel_order(bigint, text),
+	order_system.get_member(bigint),
+	order_system.get_product(bigint),
+	order_system.get_order(bigint),
+	order_system.points_history(bigint),
+	order_system.current_member_id(),
+	order_system.order_transitions(),
+	order_system.error_codes(),
+	order_system.virtual_account_valid(text)
+TO order_system_member;
+
+-- And read, row by row: its member, orders, their lines and payments, its
+-- ledger.  Forced, so that not even a table owner reads around it (a
+-- superuser still does, and the API functions run as one and filter
+-- themselves).  Operators read everything.
+GRANT SELECT ON order_system.member, order_system.orders, order_system.order_line,
+	order_system.payment, order_system.points_ledger TO order_system_member;
+ALTER TABLE order_system.member ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE order_system.orders ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE order_system.order_line ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE order_system.payment ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE order_system.points_ledger ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+-- (SELECT current_member_id()) is computed once per statement, not per row.
+CREATE POLICY member_own ON order_system.member FOR SELECT TO order_system_member
+	USING (id OPERATOR(pg_catalog.=) (SELECT order_system.current_member_id()));
+CREATE POLICY orders_own ON order_system.orders FOR SELECT TO order_system_member
+	USING (member_id OPERATOR(pg_catalog.=) (SELECT order_system.current_member_id()));
+CREATE POLICY order_line_own ON order_system.order_line FOR SELECT TO order_system_member
+	USING (EXISTS (SELECT FROM order_system.orders o WHERE o.id OPERATOR(pg_catalog.=) order_id));
+CREATE POLICY payment_own ON order_system.payment FOR SELECT TO order_system_member
+	USING (EXISTS (SELECT FROM order_system.orders o WHERE o.id OPERATOR(pg_catalog.=) order_id));
+CREATE POLICY points_ledger_own ON order_system.points_ledger FOR SELECT TO order_system_member
+	USING (member_id OPERATOR(pg_catalog.=) (SELECT order_system.current_member_id()));
+CREATE POLICY admin_reads_all ON order_system.member FOR SELECT TO order_system_admin USING (true);
+CREATE POLICY admin_reads_all ON order_system.orders FOR SELECT TO order_system_admin USING (true);
+CREATE POLICY admin_reads_all ON order_system.order_line FOR SELECT TO order_system_admin USING (true);
+CREATE POLICY admin_reads_all ON order_system.payment FOR SELECT TO order_system_admin USING (true);
+CREATE POLICY admin_reads_all ON order_system.points_ledger FOR SELECT TO order_system_admin USING (true);
+
 ---------------------------------------------------------------- read functions again
 
 CREATE OR REPLACE FUNCTION order_system.get_member(member_id bigint)
@@ -265,7 +398,9 @@ RETURNS TABLE (id bigint, name text, email text, active boolean,
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT m.id, m.name, m.email, m.active, m.points_balance, m.created_at
-	  FROM order_system.member m WHERE m.id = get_member.member_id;
+	  FROM order_system.member m
+	 WHERE m.id = get_member.member_id
+	   AND m.id = coalesce(order_system.current_member_id(), m.id);
 END;
 
 CREATE OR REPLACE FUNCTION order_system.get_product(product_id bigint)
@@ -303,7 +438,10 @@ BEGIN ATOMIC
 								'external_amount', p.external_amount,
 								'reference', p.reference, 'expires_at', p.expires_at)
 						  FROM order_system.payment p WHERE p.order_id = o.id))
-	  FROM order_system.orders o WHERE o.id = get_order.order_id;
+	  FROM order_system.orders o
+	 WHERE o.id = get_order.order_id
+	   -- a member role sees its own orders only
+	   AND o.member_id = coalesce(order_system.current_member_id(), o.member_id);
 END;
 
 CREATE OR REPLACE FUNCTION order_system.points_history(member_id bigint)
@@ -314,6 +452,7 @@ BEGIN ATOMIC
 	SELECT l.id, l.kind, l.delta, l.order_id, l.reason, l.created_at
 	  FROM order_system.points_ledger l
 	 WHERE l.member_id = points_history.member_id
+	   AND l.member_id = coalesce(order_system.current_member_id(), l.member_id)
 	 ORDER BY l.id;
 END;
 

@@ -65,6 +65,10 @@ extern Datum os_getattr(int row, int col, bool *isnull);
 extern int64 os_getint64(int row, int col);
 extern char *os_getstr(int row, int col);
 
+/* ---------------------------------------------------------------- access */
+
+extern int64 os_caller_member(void);
+
 /* -------------------------------------------------------------- members */
 
 extern int64 os_points_headroom(int64 member_id);

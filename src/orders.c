@@ -549,6 +549,13 @@ place(place_request *req, place_result *res)
 static void
 place_or_replay(place_request *req, place_result *res)
 {
+	int64		scope = os_caller_member();
+
+	if (scope != 0 && scope != req->member_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a member role may place orders only for its own member " INT64_FORMAT,
+						scope)));
 	memset(res, 0, sizeof(*res));
 	if (req->idem_key == NULL || !replay_by_key(req, res))
 		place(req, res);

@@ -117,7 +117,11 @@ load_order(int64 order_id, order_row *o)
 	char	   *status;
 	bool		isnull;
 
-	if (os_exec(&lock_order, &v, NULL, 1) == 0)
+	int64		scope = os_caller_member();
+
+	/* another member's order is "not found" to a member role */
+	if (os_exec(&lock_order, &v, NULL, 1) == 0 ||
+		(scope != 0 && os_getint64(0, 2) != scope))
 		os_error(OS_ERR_ORDER_NOT_FOUND, "order " INT64_FORMAT " not found", order_id);
 	status = os_getstr(0, 1);
 	if (!os_state_parse(status, &o->status))

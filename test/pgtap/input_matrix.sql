@@ -38,6 +38,9 @@ SELECT order_id AS o_paid FROM order_system.place_order(:m,
 SELECT order_system.register_consumer('matrix', true);
 UPDATE order_system.consumer SET batch_id = 1, batch_snapshot = pg_current_snapshot()
  WHERE name = 'matrix';
+-- A login role set_member_login can link (roles are cluster-wide: this one
+-- goes with the transaction).
+CREATE ROLE matrix_login;
 -- A handler the calling role owns, so register_payment_method can succeed.
 CREATE FUNCTION public.matrix_handler(order_id bigint, member_id bigint, amount bigint,
 									  currency text, params jsonb)
@@ -95,11 +98,12 @@ INSERT INTO base (fn, arg, expr) VALUES
 	(NULL, 'batch_id', '1'),
 	(NULL, 'after_event_id', '0'),
 	(NULL, 'lo', $$'1:1:'$$),
-	(NULL, 'hi', 'pg_current_snapshot()');
+	(NULL, 'hi', 'pg_current_snapshot()'),
+	(NULL, 'login', $$'matrix_login'$$);
 INSERT INTO base (type, expr) VALUES
 	('bigint', '1'), ('integer', '1'), ('text', $$'matrix'$$), ('jsonb', $$'{}'$$),
 	('boolean', 'true'), ('regprocedure', $$'{handler}'$$), ('pg_snapshot', 'pg_current_snapshot()'),
-	('anyelement', '1::integer');
+	('anyelement', '1::integer'), ('regrole', $$'matrix_login'$$);
 
 -- Perturbations per type.  anyelement values carry their own type.
 CREATE TEMP TABLE vals (type regtype, expr text NOT NULL);
@@ -136,6 +140,8 @@ INSERT INTO vals VALUES
 	('pg_snapshot', 'NULL'), ('pg_snapshot', $$'1:1:'$$), ('pg_snapshot', 'pg_current_snapshot()'),
 	('pg_snapshot', $$'100:200:150'$$), ('pg_snapshot', $$'1:9223372036854775807:'$$),
 	('pg_snapshot', $$'9223372036854775807:9223372036854775807:'$$), ('pg_snapshot', $$'5:3:'$$),
+	('regrole', 'NULL'), ('regrole', $$'matrix_login'$$), ('regrole', $$'order_system_admin'$$),
+	('regrole', 'session_user::regrole'), ('regrole', $$'pg_read_all_data'$$), ('regrole', $$'-'$$),
 	('anyelement', 'NULL::integer'), ('anyelement', '1::integer'), ('anyelement', $$'x'::text$$),
 	('anyelement', $$'{}'::jsonb$$);
 

@@ -14,8 +14,8 @@ SELECT plan(53);
 
 SELECT tables_are('order_system',
 	ARRAY['member', 'product', 'payment_method', 'orders', 'order_line', 'payment',
-		  'points_ledger', 'outbox', 'consumer', 'outbox_pruned', 'stock_bucket'],
-	'order_system has exactly its eleven tables');
+		  'points_ledger', 'outbox', 'consumer', 'outbox_pruned', 'stock_bucket', 'member_login'],
+	'order_system has exactly its twelve tables');
 SELECT sequences_are('order_system',
 	ARRAY['member_id_seq', 'product_id_seq', 'orders_id_seq', 'payment_id_seq',
 		  'points_ledger_id_seq', 'outbox_id_seq'],

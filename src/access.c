@@ -1,0 +1,64 @@
+/*
+ * access.c
+ *	  Member-scoped access: which member the calling role acts for.
+ *
+ * A login role granted order_system_member (by set_member_login) acts for
+ * exactly one member, named in order_system.member_login: the API refuses
+ * to place orders for anyone else (42501) and shows it nobody else's
+ * orders, payments or points (row-level security and the functions' own
+ * filters, "not found" for the rest).  Every other role (the app, the
+ * gateway, operators) acts for any member.  The caller is the role the
+ * session acts as (SET ROLE included), not the definer of the SECURITY
+ * DEFINER function asking.
+ */
+#include "order_system.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(os_current_member_id);
+
+static os_stmt login_member = OS_STMT(
+									  "SELECT member_id FROM order_system.member_login WHERE login = $1",
+									  1, NAMEOID);
+
+/*
+ * The member the calling role acts for, 0 when it acts for any member.  A
+ * member role linked to no member may do nothing: 42501.  The caller must be
+ * connected to SPI.
+ */
+int64
+os_caller_member(void)
+{
+	Oid			caller = GetOuterUserId();
+	Oid			member_role = get_role_oid("order_system_member", true);
+	char	   *login;
+	Datum		v;
+
+	if (!OidIsValid(member_role) || !is_member_of_role_nosuper(caller, member_role))
+		return 0;
+	login = GetUserNameFromId(caller, false);
+	v = DirectFunctionCall1(namein, CStringGetDatum(login));
+	if (os_exec(&login_member, &v, NULL, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" is a member role but acts for no member", login),
+				 errhint("Link it with order_system.set_member_login.")));
+	return os_getint64(0, 1);
+}
+
+/* current_member_id(): the member the calling role acts for, NULL for any. */
+Datum
+os_current_member_id(PG_FUNCTION_ARGS)
+{
+	int64		member_id;
+
+	SPI_connect();
+	member_id = os_caller_member();
+	SPI_finish();
+	if (member_id == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(member_id);
+}

@@ -1,0 +1,108 @@
+-- function_audit.sql: every function of order_system against an allow-list.
+--
+-- For each function: whether it runs as its definer (SECURITY DEFINER), the
+-- settings it pins, and exactly which of the extension's roles may execute
+-- it.  A function added, dropped or changed in any of these without this
+-- list changing too fails here, so every grant is made on purpose.  Also:
+-- PUBLIC and any role outside the four executes nothing, every SECURITY
+-- DEFINER function pins search_path = pg_catalog, pg_temp, and none is
+-- leakproof.
+BEGIN;
+SELECT plan(5);
+
+-- (function, SECURITY DEFINER, settings, roles that may execute it: the
+-- order_system_ prefix left off)
+CREATE TEMP TABLE allowed (fn text PRIMARY KEY, secdef boolean, config text, roles text);
+INSERT INTO allowed VALUES
+	('order_system.ack_batch(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
+	('order_system.adjust_points(bigint,bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.cancel_order(bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
+	('order_system.check_invariants()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.check_member_login(regrole)', false, 'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.clear_member_login(regrole)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.complete_order(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.confirm_deposit(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
+	('order_system.confirm_payment(bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
+	('order_system.consumer_status()', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
+	('order_system.create_member(text,text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app'),
+	('order_system.create_product(text,text,bigint,text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.current_member_id()', true,  'search_path=pg_catalog, pg_temp', 'admin member'),
+	('order_system.cut_snapshot()', false, '', 'admin'),
+	('order_system.deactivate_member(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.deactivate_product(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.decline_payment(bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
+	('order_system.emit_event()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.error_codes()', false, '', 'admin app gateway member'),
+	('order_system.events_between(pg_snapshot,pg_snapshot)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.expire_orders(integer)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.get_member(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
+	('order_system.get_order(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app gateway member'),
+	('order_system.get_product(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
+	('order_system.lock_consumer(text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.next_batch(text)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
+	('order_system.notifier_status()', false, '', 'admin gateway'),
+	('order_system.order_transitions()', false, '', 'admin app member'),
+	('order_system.orders_status_guard()', false, '', 'admin'),
+	('order_system.pay_bank_transfer(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
+	('order_system.pay_card(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
+	('order_system.pay_points(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
+	('order_system.pay_points_card(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
+	('order_system.place_order(bigint,jsonb,text,text,jsonb)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
+	('order_system.place_order_trigger()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.points_history(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
+	('order_system.prune_outbox()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.raise_unknown_consumer(text)', false, 'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.refund_order(bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.refuse_delete()', false, 'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.register_consumer(text,boolean)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
+	('order_system.register_payment_method(text,regprocedure,text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.replay_consumer(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.require_arg(anyelement,text)', false, 'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.restock(bigint,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.set_flash_sale(bigint,integer)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.set_member_login(regrole,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.set_payment_method_enabled(text,boolean)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.set_price(bigint,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.unregister_consumer(text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.virtual_account_valid(text)', false, '', 'admin app member');
+
+CREATE TEMP TABLE actual AS
+SELECT p.oid::regprocedure::text AS fn, p.prosecdef AS secdef,
+	   coalesce(array_to_string(p.proconfig, '; '), '') AS config,
+	   array_to_string(ARRAY(SELECT replace(r, 'order_system_', '')
+							   FROM unnest('{order_system_admin,order_system_app,order_system_gateway,order_system_member}'::text[]) r
+							  WHERE has_function_privilege(r, p.oid, 'EXECUTE') ORDER BY 1), ' ') AS roles
+  FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'order_system'::regnamespace;
+
+SELECT set_eq('SELECT * FROM actual', 'SELECT * FROM allowed',
+	'every function has exactly the security, settings and grants of the allow-list');
+
+SELECT is_empty($$
+	SELECT p.oid::regprocedure, a.grantee::regrole
+	  FROM pg_catalog.pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+	 WHERE p.pronamespace = 'order_system'::regnamespace
+	   AND a.grantee <> p.proowner
+	   AND (a.grantee = 0 OR a.grantee::regrole::text NOT IN
+			('order_system_admin', 'order_system_app', 'order_system_gateway', 'order_system_member'))
+	$$, 'no function is granted to PUBLIC or to a role outside the extension''s four');
+
+SELECT is_empty($$
+	SELECT fn FROM actual WHERE secdef AND config NOT LIKE 'search_path=pg_catalog, pg_temp%'
+	$$, 'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp first');
+
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+	 WHERE p.pronamespace = 'order_system'::regnamespace AND p.proleakproof
+	$$, 'no function claims to be leakproof');
+
+-- A member role reaches only its own account and orders, and the catalog.
+SELECT set_eq($$SELECT fn FROM actual WHERE roles LIKE '%member%'$$, $$ VALUES
+	('order_system.place_order(bigint,jsonb,text,text,jsonb)'), ('order_system.cancel_order(bigint,text)'),
+	('order_system.get_member(bigint)'), ('order_system.get_order(bigint)'),
+	('order_system.points_history(bigint)'), ('order_system.get_product(bigint)'),
+	('order_system.current_member_id()'), ('order_system.order_transitions()'),
+	('order_system.error_codes()'), ('order_system.virtual_account_valid(text)') $$,
+	'order_system_member executes only the member-scoped API');
+
+SELECT * FROM finish();
+ROLLBACK;
