@@ -49,7 +49,7 @@ typedef struct os_stmt
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[8];
+	Oid			argtypes[20];
 	SPIPlanPtr	plan;
 	int			cursor_options; /* CURSOR_OPT_GENERIC_PLAN: never replan */
 } os_stmt;

@@ -96,28 +96,26 @@ static os_stmt next_order_id = OS_STMT(
 									   "SELECT pg_catalog.nextval('order_system.orders_id_seq')",
 									   0, InvalidOid);
 
+/* The order, its lines and its payment in one statement. */
 static os_stmt insert_order = OS_STMT(
-									  "INSERT INTO order_system.orders (id, member_id, status, currency, total_amount,"
-									  " payment_method, idempotency_key, request_fingerprint)"
-									  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-									  8, INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID);
-
-static os_stmt insert_lines = OS_STMT(
-									  "INSERT INTO order_system.order_line (order_id, product_id, quantity, unit_price, amount, bucket)"
+									  "WITH o AS (INSERT INTO order_system.orders (id, member_id, status, currency,"
+									  " total_amount, payment_method, idempotency_key, request_fingerprint)"
+									  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)),"
+									  " l AS (INSERT INTO order_system.order_line"
+									  " (order_id, product_id, quantity, unit_price, amount, bucket)"
 									  " SELECT $1, l.p, l.q, l.u, l.a, CASE WHEN l.b >= 0 THEN l.b::pg_catalog.int2 END"
-									  " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
-									  " pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[]),"
-									  " pg_catalog.unnest($5::pg_catalog.int8[]), pg_catalog.unnest($6::pg_catalog.int8[]))"
-									  " AS l(p, q, u, a, b)",
-									  6, INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID);
-
-static os_stmt insert_payment = OS_STMT(
-										"INSERT INTO order_system.payment (order_id, method, amount, points_amount,"
-										" external_amount, status, reference, expires_at)"
-										" VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'pending'"
-										" THEN pg_catalog.now() + pg_catalog.make_interval(secs => $8) END)"
-										" RETURNING id, expires_at",
-										8, INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT8OID);
+									  " FROM ROWS FROM (pg_catalog.unnest($9::pg_catalog.int8[]),"
+									  " pg_catalog.unnest($10::pg_catalog.int8[]), pg_catalog.unnest($11::pg_catalog.int8[]),"
+									  " pg_catalog.unnest($12::pg_catalog.int8[]), pg_catalog.unnest($13::pg_catalog.int8[]))"
+									  " AS l(p, q, u, a, b))"
+									  " INSERT INTO order_system.payment (order_id, method, amount, points_amount,"
+									  " external_amount, status, reference, expires_at)"
+									  " VALUES ($1, $6, $5, $14, $15, $16, $17, CASE WHEN $16 = 'pending'"
+									  " THEN pg_catalog.now() + pg_catalog.make_interval(secs => $18) END)"
+									  " RETURNING id, expires_at",
+									  18, INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID,
+									  INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+									  INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT8OID);
 
 static os_stmt sell_reserved = OS_STMT(
 									   "UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
@@ -383,12 +381,16 @@ int8_array(const place_request *req, int field)
 	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
+/* Insert the order, its lines and its payment. */
 static void
-write_order(const place_request *req, const place_result *res)
+write_order(const place_request *req, const os_payment_plan *plan, place_result *res)
 {
-	Datum		v[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		v[18];
+	char		nulls[18];
+	int64		expires = plan->expires_in_s > 0 ? plan->expires_in_s : os_payment_timeout_s;
+	bool		isnull;
 
+	memset(nulls, ' ', sizeof(nulls));
 	v[0] = Int64GetDatum(res->order_id);
 	v[1] = Int64GetDatum(req->member_id);
 	v[2] = CStringGetTextDatum(res->status);
@@ -398,36 +400,15 @@ write_order(const place_request *req, const place_result *res)
 	v[6] = req->idem_key ? CStringGetTextDatum(req->idem_key) : (Datum) 0;
 	nulls[6] = req->idem_key ? ' ' : 'n';
 	v[7] = Int64GetDatum((int64) req->fingerprint);
+	for (int field = 0; field < 5; field++)
+		v[8 + field] = int8_array(req, field);
+	v[13] = Int64GetDatum(plan->points_amount);
+	v[14] = Int64GetDatum(plan->external_amount);
+	v[15] = CStringGetTextDatum(res->payment_status);
+	v[16] = plan->reference[0] ? CStringGetTextDatum(plan->reference) : (Datum) 0;
+	nulls[16] = plan->reference[0] ? ' ' : 'n';
+	v[17] = Float8GetDatum((double) expires);
 	os_exec(&insert_order, v, nulls, 0);
-
-	v[1] = int8_array(req, 0);
-	v[2] = int8_array(req, 1);
-	v[3] = int8_array(req, 2);
-	v[4] = int8_array(req, 3);
-	v[5] = int8_array(req, 4);
-	os_exec(&insert_lines, v, NULL, 0);
-}
-
-/* Insert the payment row. */
-static void
-write_payment(const place_request *req, const os_payment_plan *plan,
-			  place_result *res)
-{
-	Datum		v[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	int64		expires = plan->expires_in_s > 0 ? plan->expires_in_s : os_payment_timeout_s;
-	bool		isnull;
-
-	v[0] = Int64GetDatum(res->order_id);
-	v[1] = CStringGetTextDatum(req->method);
-	v[2] = Int64GetDatum(res->total);
-	v[3] = Int64GetDatum(plan->points_amount);
-	v[4] = Int64GetDatum(plan->external_amount);
-	v[5] = CStringGetTextDatum(res->payment_status);
-	v[6] = plan->reference[0] ? CStringGetTextDatum(plan->reference) : (Datum) 0;
-	nulls[6] = plan->reference[0] ? ' ' : 'n';
-	v[7] = Float8GetDatum((double) expires);
-	os_exec(&insert_payment, v, nulls, 0);
 	res->payment_id = os_getint64(0, 1);
 	res->expires_at = os_getattr(0, 2, &isnull);
 	res->expires_isnull = isnull;
@@ -532,9 +513,8 @@ place(place_request *req, place_result *res)
 								OS_STATE_PAID : OS_STATE_PENDING_PAYMENT);
 	res->payment_status = plan.external_amount == 0 ? "captured" : "pending";
 	res->replayed = false;
-	write_order(req, res);
 	spend_points(req, res, &plan);
-	write_payment(req, &plan, res);
+	write_order(req, &plan, res);
 	if (plan.external_amount == 0)
 	{
 		id = Int64GetDatum(res->order_id);

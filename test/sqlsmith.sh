@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # sqlsmith.sh: random SQL (sqlsmith) against a database running order_system,
 # as the roles an application, a payment gateway and an operator log in
-# with; afterwards the server must not have crashed, no statement touching
+# with, and as a member's own login role; afterwards the server must not have crashed, no statement touching
 # order_system may have raised an internal error (class XX or 58), the
 # domain invariants must hold and the heap and indexes must be intact
 # (pg_amcheck).
 #
 #   test/sqlsmith.sh                 CI size: seed 1, 600 queries per role (< 60 s)
 #   test/sqlsmith.sh 5000            5000 queries per role
-#   test/sqlsmith.sh 5000 42         ... with seeds 42, 43, 44 for the three roles
+#   test/sqlsmith.sh 5000 42         ... with seeds 42 to 45 for the four roles
 #
 # Environment: OS_SMITH_DIR (default tmp_check/sqlsmith), OS_SMITH_PORT
-# (54332), OS_SMITH_ROLES (default "app gateway admin"), OS_SMITH_KEEP=1 keeps
+# (54332), OS_SMITH_ROLES (default "app gateway admin member"), OS_SMITH_KEEP=1 keeps
 # the cluster running afterwards.  As root it installs Debian's sqlsmith.
 # Generated queries, sqlsmith's error summary and the server log stay in the
 # directory; the summary names any statement that failed a check.
@@ -23,7 +23,7 @@ queries=${1:-600}
 seed=${2:-1}
 dir=${OS_SMITH_DIR:-$OS_ROOT/tmp_check/sqlsmith}
 port=${OS_SMITH_PORT:-54332}
-roles=${OS_SMITH_ROLES:-app gateway admin}
+roles=${OS_SMITH_ROLES:-app gateway admin member}
 db=order_system_smith
 [[ $queries =~ ^[0-9]+$ && $seed =~ ^[0-9]+$ ]] || os_die "usage: $0 [queries per role] [seed]"
 
@@ -84,6 +84,10 @@ BEGIN
 		END IF;
 		EXECUTE format('GRANT %I TO %I', 'order_system_' || r, 'smith_' || r);
 	END LOOP;
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'smith_member') THEN
+		CREATE ROLE smith_member LOGIN;
+	END IF;
+	PERFORM order_system.set_member_login('smith_member', 1);
 END $$;
 CREATE SCHEMA smith;
 CREATE VIEW smith.members AS SELECT id, name, email, active, points_balance FROM order_system.member;
@@ -93,8 +97,8 @@ CREATE VIEW smith.orders AS SELECT id, member_id, status, total_amount, payment_
 CREATE VIEW smith.payments AS SELECT order_id, method, amount, status, reference FROM order_system.payment;
 CREATE VIEW smith.consumers AS SELECT name, batch_id FROM order_system.consumer;
 CREATE VIEW smith.events AS SELECT id, event_type, aggregate_id, payload FROM order_system.outbox;
-GRANT USAGE ON SCHEMA smith TO smith_app, smith_gateway, smith_admin;
-GRANT SELECT ON ALL TABLES IN SCHEMA smith TO smith_app, smith_gateway, smith_admin;
+GRANT USAGE ON SCHEMA smith TO smith_app, smith_gateway, smith_admin, smith_member;
+GRANT SELECT ON ALL TABLES IN SCHEMA smith TO smith_app, smith_gateway, smith_admin, smith_member;
 SQL
 psql -d "$db" -Atc "SELECT status, count(*) FROM order_system.orders GROUP BY 1 ORDER BY 1" | tr '\n' ' '
 echo
