@@ -33,6 +33,19 @@ static const char *const fetch_sql =
 
 static const char *const ack_sql = "SELECT order_system.ack_batch($1, $2)";
 
+/*
+ * Acknowledge the batch delivered last and fetch the next one, in one round
+ * trip and one transaction (the LATERAL reference makes the ack go first).
+ */
+static const char *const ack_fetch_sql =
+"SELECT b.batch_id, b.id, b.event_type, pg_catalog.row_to_json(e)::text,"
+"       b.aggregate_id, b.payload OPERATOR(pg_catalog.->>) 'method'"
+"  FROM (SELECT order_system.ack_batch($1, $2) AS acked OFFSET 0) a,"
+"       LATERAL order_system.next_batch(CASE WHEN a.acked IS NOT NULL THEN $1 END) b,"
+"       LATERAL (SELECT b.id, b.tx_id, b.event_type, b.aggregate_type,"
+"                       b.aggregate_id, b.payload, b.created_at) e"
+" ORDER BY b.id";
+
 static const char *const register_sql = "SELECT order_system.register_consumer($1, $2)";
 
 static const char *const extension_sql =
@@ -66,6 +79,8 @@ typedef struct loop
 	int			exit_code;
 	bool		registered;		/* --create done (never again on reconnect) */
 	char		fatal[256];		/* a FATAL the server sent before it hung up */
+	char		unacked[32];	/* a delivered batch whose ack goes with the
+								 * next fetch; "" if none */
 } loop;
 
 /* Run one statement with text parameters. */
@@ -251,12 +266,12 @@ relax_commits(loop *l)
 static step
 prepare_statements(loop *l)
 {
-	const char *const names[2] = {"os_fetch", "os_ack"};
-	const char *const sqls[2] = {fetch_sql, ack_sql};
-	const int	nparams[2] = {1, 2};
+	const char *const names[3] = {"os_fetch", "os_ack", "os_ack_fetch"};
+	const char *const sqls[3] = {fetch_sql, ack_sql, ack_fetch_sql};
+	const int	nparams[3] = {1, 2, 2};
 	step		s = STEP_NEXT;
 
-	for (int i = 0; i < 2 && s == STEP_NEXT; i++)
+	for (int i = 0; i < 3 && s == STEP_NEXT; i++)
 	{
 		PGresult   *res = PQprepare(l->conn, names[i], sqls[i], nparams[i], NULL);
 
@@ -379,6 +394,19 @@ ack(loop *l, const char *batch_id)
 	}
 }
 
+/* Send the ack of the batch delivered last, if it has not gone yet. */
+static step
+flush_ack(loop *l)
+{
+	step		s;
+
+	if (l->unacked[0] == '\0')
+		return STEP_NEXT;
+	s = ack(l, l->unacked);
+	l->unacked[0] = '\0';
+	return s;
+}
+
 /* Give up on a batch: exit 3, the batch stays unacknowledged. */
 static step
 give_up(loop *l, const char *batch_id, const char *why, long retries)
@@ -392,7 +420,10 @@ give_up(loop *l, const char *batch_id, const char *why, long retries)
 	return STEP_EXIT;
 }
 
-/* Hand a batch to the handler until it is done (or we stop), then ack it. */
+/*
+ * Hand a batch to the handler until it is done (or we stop).  Its ack goes
+ * out with the next fetch (or on its own when the loop stops).
+ */
 static step
 deliver(loop *l, const PGresult *rows)
 {
@@ -407,7 +438,8 @@ deliver(loop *l, const PGresult *rows)
 		switch (l->handler(l->conn, &b, l->arg))
 		{
 			case OS_DONE:
-				return ack(l, batch_id);
+				snprintf(l->unacked, sizeof l->unacked, "%s", batch_id);
+				return STEP_NEXT;
 			case OS_LOST:
 				return STEP_LOST;
 			case OS_STOP:
@@ -437,7 +469,7 @@ deliver(loop *l, const PGresult *rows)
 static step
 drain(loop *l)
 {
-	const char *params[1] = {l->o->consumer};
+	const char *params[2] = {l->o->consumer, l->unacked};
 	long		d = BACKOFF_FIRST_MS;
 	char		buf[512];
 
@@ -448,10 +480,27 @@ drain(loop *l)
 
 		if (os_stopping())
 		{
+			if ((s = flush_ack(l)) != STEP_NEXT)
+				return s;
 			l->exit_code = OS_EXIT_OK;
 			return STEP_EXIT;
 		}
-		res = run_prepared(l->conn, "os_fetch", 1, params);
+		if (l->unacked[0] == '\0')
+			res = run_prepared(l->conn, "os_fetch", 1, params);
+		else
+		{
+			res = run_prepared(l->conn, "os_ack_fetch", 2, params);
+			if (ok(res))
+				l->unacked[0] = '\0';
+			else if (classify(l->conn, res) != FAULT_LOST)
+			{
+				/* the ack alone, with its own error handling; then fetch */
+				PQclear(res);
+				if ((s = flush_ack(l)) != STEP_NEXT)
+					return s;
+				continue;
+			}
+		}
 		if (ok(res) && PQntuples(res) == 0)
 			s = STEP_DRAINED;
 		else if (ok(res))
@@ -576,7 +625,7 @@ first_connect(loop *l)
 int
 os_consume(const os_options *o, os_handler handler, void *arg)
 {
-	loop		l = {o, handler, arg, NULL, OS_EXIT_OK, false, ""};
+	loop		l = {o, handler, arg, NULL, OS_EXIT_OK, false, "", ""};
 
 	os_log_init(o->progname, o->quiet);
 	os_signals_init();
@@ -588,7 +637,10 @@ os_consume(const os_options *o, os_handler handler, void *arg)
 			step		s = drain(&l);
 
 			if (s == STEP_DRAINED && (o->once || os_stopping()))
+			{
+				flush_ack(&l);
 				break;
+			}
 			if (s == STEP_DRAINED)
 				s = wait_for_wakeup(&l);
 			if (s == STEP_EXIT || (s == STEP_LOST && !reconnect(&l)))
