@@ -7,7 +7,7 @@ SELECT id AS sora FROM order_system.member WHERE email = 'sora@example.com' \gse
 SELECT id AS pad FROM order_system.product WHERE sku = 'PAD-01' \gset
 SELECT id AS mouse FROM order_system.product WHERE sku = 'MS-01' \gset
 \echo
-\echo '== 5. The live saga: card orders, a gateway program and a listener on the outbox'
+\echo '== 7. The live saga: card orders, a gateway program and a listener on the outbox'
 SELECT o.order_id, o.status, o.total_amount, o.payment_status
   FROM generate_series(1, 5) i,
 	   order_system.place_order(CASE WHEN i % 2 = 0 THEN :sora ELSE :joon END,

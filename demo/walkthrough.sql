@@ -62,3 +62,35 @@ SELECT stock_available, stock_reserved FROM order_system.get_product(:monitor);
 SELECT points_balance AS "Minji's points after the refund" FROM order_system.get_member(:minji);
 SELECT order_system.decline_payment(:split_order_id, 'card declined by issuer') AS "decline delivered twice (no-op)";
 
+
+\echo
+\echo '== 5. Minji logs in with her own role: she sees her orders, nobody else''s'
+DO $$ BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_minji') THEN CREATE ROLE demo_minji LOGIN; END IF;
+END $$;
+SELECT order_system.set_member_login('demo_minji', :minji);
+SET ROLE demo_minji;
+SELECT id, status, total_amount FROM order_system.orders ORDER BY id;
+SELECT order_system.get_order(:bank_order_id) AS "Sora's order, asked for by Minji";
+\echo 'an order for Sora, placed from Minji''s role, is refused:'
+\set ON_ERROR_STOP off
+SELECT * FROM order_system.place_order(:sora, format('[{"product_id": %s, "quantity": 1}]', :mouse)::jsonb, 'card');
+\set ON_ERROR_STOP on
+RESET ROLE;
+
+\echo
+\echo '== 6. The rate limit: Hana may place order_system.order_burst orders at once (here 2), then OS017'
+SELECT order_system.create_member('Choi Hana', 'hana@example.com') AS hana \gset
+SET order_system.order_burst = 2;
+SET order_system.order_rate_limit = 1;
+SELECT o.order_id, o.status
+  FROM generate_series(1, 2) i,
+	   order_system.place_order(:hana, format('[{"product_id": %s, "quantity": %s}]', :mouse, i)::jsonb, 'card') o;
+\echo 'the third order at once is refused:'
+\set ON_ERROR_STOP off
+SELECT order_id, status FROM order_system.place_order(:hana, format('[{"product_id": %s, "quantity": 1}]', :mouse)::jsonb, 'card');
+\set ON_ERROR_STOP on
+RESET order_system.order_burst;
+RESET order_system.order_rate_limit;
+SELECT id AS order_id, order_system.cancel_order(id, 'too many at once') AS "Hana cancels"
+  FROM order_system.orders WHERE member_id = :hana ORDER BY 1;
