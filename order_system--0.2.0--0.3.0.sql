@@ -300,10 +300,16 @@ DECLARE
 BEGIN
 	PERFORM order_system.require_arg(check_member_login.login, 'login');
 	SELECT * INTO r FROM pg_catalog.pg_roles WHERE oid = check_member_login.login;
-	IF NOT FOUND OR r.rolsuper OR r.rolname LIKE 'pg\_%' OR r.rolname LIKE 'order\_system\_%' THEN
+	-- Row-level security is what keeps a member role to its rows: not for
+	-- roles that bypass it, nor for the extension's roles or their members
+	-- (linking the app role would quietly narrow it to one member).
+	IF NOT FOUND OR r.rolsuper OR r.rolbypassrls OR r.rolname LIKE 'pg\_%'
+	   OR r.rolname LIKE 'order\_system\_%'
+	   OR pg_has_role(r.oid, 'order_system_admin', 'MEMBER') OR pg_has_role(r.oid, 'order_system_app', 'MEMBER')
+	   OR pg_has_role(r.oid, 'order_system_gateway', 'MEMBER') THEN
 		RAISE EXCEPTION 'role % cannot act for a member', check_member_login.login
 			USING ERRCODE = '22023',
-				  HINT = 'Use a login role of its own for each member; not a superuser or a predefined role.';
+				  HINT = 'Use a login role of its own for each member: not a superuser, a role that bypasses row-level security, a predefined role or one of the extension''s roles.';
 	END IF;
 	RETURN r.rolname;
 END

@@ -58,27 +58,26 @@ static os_stmt find_by_key = OS_STMT(
 									 " WHERE o.member_id = $1 AND o.idempotency_key = $2",
 									 2, INT8OID, TEXTOID);
 
-/*
- * The member and the payment method in one statement.  With a rate limit,
- * the member's token bucket is refilled for the time since its last order
- * (capped at $3), one token taken, and what is left returned: a guarded
- * UPDATE, so concurrent orders of one member take their tokens in turn.
- */
+/* The member and the payment method in one statement. */
 static os_stmt member_and_method = OS_STMT(
-										   "SELECT m.active, NULL::pg_catalog.float8, pm.handler::pg_catalog.oid, pm.enabled"
+										   "SELECT m.active, pm.handler::pg_catalog.oid, pm.enabled"
 										   " FROM (VALUES (1)) x LEFT JOIN order_system.member m ON m.id = $1"
 										   " LEFT JOIN order_system.payment_method pm ON pm.name = $2",
 										   2, INT8OID, TEXTOID);
 
-static os_stmt member_token_and_method = OS_STMT(
-												 "WITH m AS (UPDATE order_system.member SET rate_tokens = LEAST($3,"
-												 " coalesce(rate_tokens + GREATEST(0, pg_catalog.date_part('epoch',"
-												 " pg_catalog.now() - rate_at)) * $4, $3)) - 1, rate_at = pg_catalog.now()"
-												 " WHERE id = $1 RETURNING active, rate_tokens)"
-												 " SELECT m.active, m.rate_tokens, pm.handler::pg_catalog.oid, pm.enabled"
-												 " FROM (VALUES (1)) x LEFT JOIN m ON true"
-												 " LEFT JOIN order_system.payment_method pm ON pm.name = $2",
-												 4, INT8OID, TEXTOID, FLOAT8OID, FLOAT8OID);
+/*
+ * The rate limit: refill the member's token bucket for the time since its
+ * last order (capped at $2), take one token, return what is left.  A
+ * guarded UPDATE, so concurrent orders of one member take their tokens in
+ * turn; rate_at never moves back (an older transaction may come later).
+ */
+static os_stmt take_token = OS_STMT(
+									"UPDATE order_system.member SET rate_tokens = LEAST($2,"
+									" coalesce(rate_tokens + GREATEST(0, pg_catalog.date_part('epoch',"
+									" pg_catalog.now() - rate_at)) * $3, $2)) - 1,"
+									" rate_at = GREATEST(rate_at, pg_catalog.now())"
+									" WHERE id = $1 RETURNING rate_tokens",
+									3, INT8OID, FLOAT8OID, FLOAT8OID);
 
 static os_stmt reserve_stock = OS_STMT(
 									   "UPDATE order_system.product"
@@ -253,29 +252,50 @@ replay_by_key(const place_request *req, place_result *res)
 /* ----------------------------------------------------------- checks */
 
 /*
- * The member must exist, be active and have a token left; the method must
- * be registered and enabled.  Returns the method's handler.
+ * The member must exist and be active; the method must be registered and
+ * enabled.  Returns the method's handler.
  */
 static Oid
 check_member_and_method(const place_request *req)
 {
-	bool		limited = os_order_rate_per_min > 0;
-	Datum		v[4];
+	Datum		v[2];
 	Datum		active;
 	bool		isnull;
-	double		left;
 
 	v[0] = Int64GetDatum(req->member_id);
 	v[1] = CStringGetTextDatum(req->method);
-	v[2] = Float8GetDatum((double) os_order_burst);
-	v[3] = Float8GetDatum(os_order_rate_per_min / 60.0);
-	os_exec(limited ? &member_token_and_method : &member_and_method, v, NULL, 1);
+	os_exec(&member_and_method, v, NULL, 1);
 	active = os_getattr(0, 1, &isnull);
 	if (isnull)
 		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", req->member_id);
 	if (!DatumGetBool(active))
 		os_error(OS_ERR_MEMBER_INACTIVE, "member " INT64_FORMAT " is not active", req->member_id);
-	left = limited ? DatumGetFloat8(os_getattr(0, 2, &isnull)) : 0.0;
+	if (!DatumGetBool(os_getattr(0, 3, &isnull)))
+		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD,
+				 "payment method \"%s\" is unknown or disabled", req->method);
+	return DatumGetObjectId(os_getattr(0, 2, &isnull));
+}
+
+/*
+ * Take one of the member's order tokens (OS017 when there is none).  Called
+ * once the products are locked: the member's row comes after them, in the
+ * order every saga step locks rows (order, products, member), so an order
+ * and a compensation of the same member never deadlock.
+ */
+static void
+take_order_token(const place_request *req)
+{
+	Datum		v[3];
+	bool		isnull;
+	double		left;
+
+	if (os_order_rate_per_min <= 0)
+		return;
+	v[0] = Int64GetDatum(req->member_id);
+	v[1] = Float8GetDatum((double) os_order_burst);
+	v[2] = Float8GetDatum(os_order_rate_per_min / 60.0);
+	os_exec(&take_token, v, NULL, 1);
+	left = DatumGetFloat8(os_getattr(0, 1, &isnull));
 	if (!os_rate_allows(left))
 		ereport(ERROR,
 				(errcode(os_sqlstate(OS_ERR_RATE_LIMITED)),
@@ -283,10 +303,6 @@ check_member_and_method(const place_request *req)
 						req->member_id, os_rate_retry_after(left, os_order_rate_per_min)),
 				 errdetail("At most %d orders at once and %d a minute after that.",
 						   os_order_burst, os_order_rate_per_min)));
-	if (!DatumGetBool(os_getattr(0, 4, &isnull)))
-		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD,
-				 "payment method \"%s\" is unknown or disabled", req->method);
-	return DatumGetObjectId(os_getattr(0, 3, &isnull));
 }
 
 /*
@@ -494,6 +510,7 @@ place(place_request *req, place_result *res)
 
 	handler = check_member_and_method(req);
 	res->currency = reserve_lines(req);
+	take_order_token(req);
 	if (os_lines_total(req->lines, req->nlines, &res->total) != OS_OK)
 		os_error(OS_ERR_OVERFLOW, "order total is out of range");
 	os_exec(&next_order_id, NULL, NULL, 1);

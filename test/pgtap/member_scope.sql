@@ -10,7 +10,7 @@
 -- forced); writes are refused.  A member role linked to nobody may do
 -- nothing.  Operators still read everything.
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 ---------------------------------------------------------------- fixture
 
@@ -36,6 +36,12 @@ SELECT throws_ok($$SELECT order_system.set_member_login('order_system_app', 1)$$
 	'the extension''s own roles cannot act for a member');
 SELECT throws_ok(format($$SELECT order_system.set_member_login(%L, 1)$$, session_user), '22023', NULL,
 	'nor can a superuser');
+CREATE ROLE scope_bypass LOGIN BYPASSRLS;
+CREATE ROLE scope_api LOGIN IN ROLE order_system_app;
+SELECT throws_ok($$SELECT order_system.set_member_login('scope_bypass', 1)$$, '22023', NULL,
+	'nor a role that bypasses row-level security');
+SELECT throws_ok($$SELECT order_system.set_member_login('scope_api', 1)$$, '22023', NULL,
+	'nor a member of the app role');
 
 ---------------------------------------------------------------- as Ann
 
