@@ -406,7 +406,7 @@ BEGIN ATOMIC
 	SELECT m.id, m.name, m.email, m.active, m.points_balance, m.created_at
 	  FROM order_system.member m
 	 WHERE m.id = get_member.member_id
-	   AND m.id = coalesce(order_system.current_member_id(), m.id);
+	   AND m.id = coalesce((SELECT order_system.current_member_id()), m.id);
 END;
 
 CREATE OR REPLACE FUNCTION order_system.get_product(product_id bigint)
@@ -446,8 +446,8 @@ BEGIN ATOMIC
 						  FROM order_system.payment p WHERE p.order_id = o.id))
 	  FROM order_system.orders o
 	 WHERE o.id = get_order.order_id
-	   -- a member role sees its own orders only
-	   AND o.member_id = coalesce(order_system.current_member_id(), o.member_id);
+	   -- a member role sees its own orders only ((SELECT ...): once, not per row)
+	   AND o.member_id = coalesce((SELECT order_system.current_member_id()), o.member_id);
 END;
 
 CREATE OR REPLACE FUNCTION order_system.points_history(member_id bigint)
@@ -458,7 +458,7 @@ BEGIN ATOMIC
 	SELECT l.id, l.kind, l.delta, l.order_id, l.reason, l.created_at
 	  FROM order_system.points_ledger l
 	 WHERE l.member_id = points_history.member_id
-	   AND l.member_id = coalesce(order_system.current_member_id(), l.member_id)
+	   AND l.member_id = coalesce((SELECT order_system.current_member_id()), l.member_id)
 	 ORDER BY l.id;
 END;
 

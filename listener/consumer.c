@@ -22,29 +22,34 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 30000
 
-/* Fetch a batch; the event as JSON is built by the server, not here. */
-static const char *const fetch_sql =
-"SELECT b.batch_id, b.id, b.event_type, pg_catalog.row_to_json(e)::text,"
+/*
+ * A batch from next_batch($1), each event as JSON built by the server, not
+ * here: the columns are those of OS_COL_* (consumer.h).
+ */
+#define BATCH_COLUMNS \
+"SELECT b.batch_id, b.id, b.event_type, pg_catalog.row_to_json(e)::text," \
 "       b.aggregate_id, b.payload OPERATOR(pg_catalog.->>) 'method'"
+#define EVENT_ROW \
+"       LATERAL (SELECT b.id, b.tx_id, b.event_type, b.aggregate_type," \
+"                       b.aggregate_id, b.payload, b.created_at) e" \
+" ORDER BY b.id"
+
+static const char *const fetch_sql =
+BATCH_COLUMNS
 "  FROM order_system.next_batch($1) b,"
-"       LATERAL (SELECT b.id, b.tx_id, b.event_type, b.aggregate_type,"
-"                       b.aggregate_id, b.payload, b.created_at) e"
-" ORDER BY b.id";
+EVENT_ROW;
 
 static const char *const ack_sql = "SELECT order_system.ack_batch($1, $2)";
 
 /*
- * Acknowledge the batch delivered last and fetch the next one, in one round
+ * Acknowledge batch $2, delivered last, and fetch the next one, in one round
  * trip and one transaction (the LATERAL reference makes the ack go first).
  */
 static const char *const ack_fetch_sql =
-"SELECT b.batch_id, b.id, b.event_type, pg_catalog.row_to_json(e)::text,"
-"       b.aggregate_id, b.payload OPERATOR(pg_catalog.->>) 'method'"
+BATCH_COLUMNS
 "  FROM (SELECT order_system.ack_batch($1, $2) AS acked OFFSET 0) a,"
 "       LATERAL order_system.next_batch(CASE WHEN a.acked IS NOT NULL THEN $1 END) b,"
-"       LATERAL (SELECT b.id, b.tx_id, b.event_type, b.aggregate_type,"
-"                       b.aggregate_id, b.payload, b.created_at) e"
-" ORDER BY b.id";
+EVENT_ROW;
 
 static const char *const register_sql = "SELECT order_system.register_consumer($1, $2)";
 
