@@ -30,9 +30,13 @@ enum
 	OS_COL_BATCH_ID,			/* the batch to acknowledge */
 	OS_COL_ID,					/* outbox event id */
 	OS_COL_EVENT_TYPE,
-	OS_COL_JSON,				/* the whole event as one JSON object */
 	OS_COL_AGGREGATE_ID,
-	OS_COL_METHOD				/* payload ->> 'method', or NULL */
+	OS_COL_METHOD,				/* payload ->> 'method', or NULL */
+	/* not in brief batches (os_options.brief) */
+	OS_COL_TX_ID,
+	OS_COL_AGGREGATE_TYPE,
+	OS_COL_PAYLOAD,
+	OS_COL_CREATED_AT			/* as a JSON string */
 };
 
 /* Long-only option codes shared by both programs. */
@@ -67,6 +71,7 @@ typedef struct os_options
 	bool		from_start;
 	bool		once;
 	bool		quiet;
+	bool		brief;			/* set by the program: fetch no payloads */
 	int			poll_ms;
 	long		max_retries;	/* -1: retry a failing batch forever */
 } os_options;
@@ -94,6 +99,9 @@ typedef os_outcome (*os_handler) (PGconn *conn, os_batch *batch, void *arg);
 /* consumer.c */
 extern int	os_consume(const os_options *opts, os_handler handler, void *arg);
 extern os_outcome os_query_failed(PGconn *conn, const PGresult *res, os_batch *batch);
+
+/* event.c */
+extern const char *os_event_json(const os_batch *batch, int row, size_t *len);
 
 /* options.c */
 extern void os_options_init(os_options *o, const char *progname);

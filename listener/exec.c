@@ -47,19 +47,26 @@ write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-/* Feed every event of the batch as one line; stops early if the pipe closes. */
-static void
+/*
+ * Feed every event of the batch as one line; stops early if the pipe closes
+ * (the command's exit status then tells).  False when out of memory.
+ */
+static bool
 feed(int fd, const os_batch *b)
 {
 	int			i;
 
 	for (i = 0; i < b->nrows; i++)
 	{
-		const char *json = PQgetvalue(b->rows, i, OS_COL_JSON);
+		size_t		len;
+		const char *json = os_event_json(b, i, &len);
 
-		if (!write_all(fd, json, strlen(json)) || !write_all(fd, "\n", 1))
-			return;
+		if (json == NULL)
+			return false;
+		if (!write_all(fd, json, len) || !write_all(fd, "\n", 1))
+			break;
 	}
+	return true;
 }
 
 /* Wait for the child (a stop request does not interrupt the batch). */
@@ -112,7 +119,13 @@ os_exec_batch(const char *command, os_batch *b)
 		close(fds[1]);
 		return OS_RETRY;
 	}
-	feed(fds[1], b);
+	if (!feed(fds[1], b))
+	{
+		close(fds[1]);
+		(void) wait_child(pid);
+		snprintf(b->why, sizeof b->why, "out of memory");
+		return OS_RETRY;
+	}
 	close(fds[1]);
 	status = wait_child(pid);
 	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)

@@ -288,6 +288,7 @@ main(int argc, char **argv)
 	int			c;
 
 	os_options_init(&o, progname);
+	o.brief = true;				/* it reads ids and the payment method only */
 	o.consumer = "payment-gateway";
 	g.seed = mix64((uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32));
 	while ((c = getopt_long(argc, argv, OS_COMMON_SHORT_OPTIONS, longopts, NULL)) != -1)

@@ -24,7 +24,15 @@ print_batch(PGconn *conn, os_batch *b, void *arg)
 	(void) arg;
 	for (i = 0; i < b->nrows; i++)
 	{
-		fputs(PQgetvalue(b->rows, i, OS_COL_JSON), stdout);
+		size_t		len;
+		const char *json = os_event_json(b, i, &len);
+
+		if (json == NULL)
+		{
+			snprintf(b->why, sizeof b->why, "out of memory");
+			return OS_RETRY;
+		}
+		fwrite(json, 1, len, stdout);
 		putchar('\n');
 	}
 	if (fflush(stdout) == 0 && !ferror(stdout))

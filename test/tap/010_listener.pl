@@ -225,6 +225,21 @@ is($out, '', 'acknowledged: a second --once delivers nothing');
 is_deeply([ map { $_->{id} } events_of($out) ], outbox_ids_after(0),
 	'--from-start delivers every retained event');
 
+# The listener writes the lines itself: byte for byte what row_to_json gives,
+# escapes included.
+$before = max_event_id();
+$node->safe_psql('postgres', q{
+	INSERT INTO order_system.outbox (event_type, aggregate_type, aggregate_id, payload)
+	VALUES (E'odd "quoted" \\\\ \t\n\r\b\f \x01 \u00fcn\u00ef', E'agg\x1f/</', 7,
+			'{"k": "v\\"", "n": [1.50, null], "s": "\\u00e9\\n"}')});
+place_orders(1);
+($rc, $out) = listen_run('-d', $db, '-c', 'everything', '--once');
+is($out, $node->safe_psql('postgres', qq{
+	SELECT string_agg(pg_catalog.row_to_json(e)::text, E'\\n' ORDER BY e.id)
+	  FROM (SELECT id, tx_id, event_type, aggregate_type, aggregate_id, payload, created_at
+			  FROM order_system.outbox WHERE id > $before) e}) . "\n",
+	'each line is the event as row_to_json writes it, odd characters escaped alike');
+
 # ---------------------------------------------------------------- --exec
 
 listen_run('-d', $db, '-c', 'piped', '--create', '--once');
