@@ -6,14 +6,16 @@
 
 EXTENSION = order_system
 MODULE_big = order_system
-DATA = order_system--0.1.0.sql order_system--0.1.0--0.2.0.sql order_system--0.2.0--0.3.0.sql
+DATA = order_system--0.1.0.sql order_system--0.1.0--0.2.0.sql order_system--0.2.0--0.3.0.sql \
+	order_system--0.3.0--0.4.0.sql
 PGFILEDESC = "order_system - orders, stock, points and payments inside PostgreSQL"
 
 CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \
-	src/core/os_rate.o src/core/os_state.o
+	src/core/os_rate.o src/core/os_rules.o src/core/os_state.o
 OBJS = $(CORE_OBJS) src/order_system.o src/spi.o src/events.o src/catalog.o \
 	src/members.o src/products.o src/payments.o src/orders.o src/saga.o \
-	src/notifier.o src/triggers.o src/buckets.o src/consumers.o src/access.o
+	src/notifier.o src/triggers.o src/buckets.o src/consumers.o src/access.o \
+	src/rules.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
 # -Wno-unused-parameter: the server headers (ilist.h, bufpage.h) trip it.

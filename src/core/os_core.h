@@ -76,6 +76,18 @@ extern os_result os_lines_normalize(os_line *lines, int *nlines);
 extern os_result os_lines_total(const os_line *lines, int nlines,
 								os_money *total);
 
+/* ------------------------------------------------------------ row rules */
+
+/*
+ * *equal: parts[0] + ... + parts[nparts - 1] == total.  OS_ERR_OVERFLOW if
+ * the sum leaves int64.
+ */
+extern os_result os_parts_add_up(const os_money *parts, int nparts,
+								 os_money total, bool *equal);
+
+/* A ledger entry's sign: spend < 0, adjust <> 0, earn and refund > 0. */
+extern bool os_ledger_delta_ok(const char *kind, size_t kind_len, int64_t delta);
+
 /* --------------------------------------------------------- state machine */
 
 typedef enum os_state

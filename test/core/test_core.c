@@ -410,6 +410,36 @@ test_rate(void)
 	}
 }
 
+/* ------------------------------------------------------------ row rules */
+
+static void
+test_rules(void)
+{
+	const os_money stock[] = {5, 3, 2, 0};
+	const os_money huge[] = {INT64_MAX, 1};
+	const struct
+	{
+		const char *kind;
+		int64_t		delta;
+		bool		ok;
+	}			l[] = {
+		{"spend", -1, true}, {"spend", 0, false}, {"spend", 1, false},
+		{"adjust", -1, true}, {"adjust", 0, false}, {"adjust", 1, true},
+		{"earn", 1, true}, {"earn", 0, false}, {"earn", -1, false},
+		{"refund", 1, true}, {"refund", -1, false},
+		{"spendx", -1, false},	/* only the exact word is a spend */
+	};
+	bool		equal = false;
+
+	ok(os_parts_add_up(stock, 4, 10, &equal) == OS_OK && equal, "rules: 5 + 3 + 2 + 0 = 10");
+	ok(os_parts_add_up(stock, 4, 11, &equal) == OS_OK && !equal, "rules: 5 + 3 + 2 + 0 <> 11");
+	ok(os_parts_add_up(stock, 0, 0, &equal) == OS_OK && equal, "rules: no parts add up to 0");
+	ok(os_parts_add_up(huge, 2, 0, &equal) == OS_ERR_OVERFLOW, "rules: a sum past INT64_MAX overflows");
+	for (int i = 0; i < lengthof(l); i++)
+		ok(os_ledger_delta_ok(l[i].kind, strlen(l[i].kind), l[i].delta) == l[i].ok,
+		   "rules: %s %lld is %s", l[i].kind, (long long) l[i].delta, l[i].ok ? "allowed" : "refused");
+}
+
 /* ---------------------------------------------------------------- lines */
 
 #define MAX_QTY INT64_C(1000000000)
@@ -1145,6 +1175,7 @@ main(void)
 	test_money();
 	test_points();
 	test_rate();
+	test_rules();
 	test_quantity();
 	test_normalize();
 	test_total();

@@ -16,6 +16,9 @@ CREATE TEMP TABLE allowed (fn text PRIMARY KEY, secdef boolean, config text, rol
 INSERT INTO allowed VALUES
 	('order_system.ack_batch(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
 	('order_system.adjust_points(bigint,bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.adds_up(order_system.amount,order_system.amount,order_system.amount)', false, '', 'admin'),
+	('order_system.adds_up(order_system.amount,order_system.amount,order_system.amount,bigint)', false, '', 'admin'),
+	('order_system.adds_up(order_system.amount,order_system.amount,order_system.amount,order_system.amount,order_system.amount)', false, '', 'admin'),
 	('order_system.cancel_order(bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
 	('order_system.check_invariants()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.check_member_login(regrole)', false, 'search_path=pg_catalog, pg_temp', 'admin'),
@@ -38,6 +41,7 @@ INSERT INTO allowed VALUES
 	('order_system.get_member(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
 	('order_system.get_order(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app gateway member'),
 	('order_system.get_product(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
+	('order_system.ledger_delta_ok(order_system.ledger_kind,bigint)', false, '', 'admin'),
 	('order_system.lock_consumer(text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.next_batch(text)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
 	('order_system.notifier_status()', false, '', 'admin gateway'),

@@ -103,7 +103,8 @@ INSERT INTO base (fn, arg, expr) VALUES
 INSERT INTO base (type, expr) VALUES
 	('bigint', '1'), ('integer', '1'), ('text', $$'matrix'$$), ('jsonb', $$'{}'$$),
 	('boolean', 'true'), ('regprocedure', $$'{handler}'$$), ('pg_snapshot', 'pg_current_snapshot()'),
-	('anyelement', '1::integer'), ('regrole', $$'matrix_login'$$);
+	('anyelement', '1::integer'), ('regrole', $$'matrix_login'$$),
+	('order_system.amount', '1'), ('order_system.ledger_kind', $$'earn'$$);
 
 -- Perturbations per type.  anyelement values carry their own type.
 CREATE TEMP TABLE vals (type regtype, expr text NOT NULL);
@@ -143,7 +144,11 @@ INSERT INTO vals VALUES
 	('regrole', 'NULL'), ('regrole', $$'matrix_login'$$), ('regrole', $$'order_system_admin'$$),
 	('regrole', 'session_user::regrole'), ('regrole', $$'pg_read_all_data'$$), ('regrole', $$'-'$$),
 	('anyelement', 'NULL::integer'), ('anyelement', '1::integer'), ('anyelement', $$'x'::text$$),
-	('anyelement', $$'{}'::jsonb$$);
+	('anyelement', $$'{}'::jsonb$$),
+	('order_system.amount', 'NULL'), ('order_system.amount', '0'), ('order_system.amount', '-1'),
+	('order_system.amount', '9223372036854775807'),
+	('order_system.ledger_kind', 'NULL'), ('order_system.ledger_kind', $$'spend'$$),
+	('order_system.ledger_kind', $$'adjust'$$), ('order_system.ledger_kind', $$'matrix'$$);
 
 ---------------------------------------------------------------- expectations
 
@@ -287,7 +292,8 @@ BEGIN
 END $$;
 
 -- Values their own type input rejects (an invalid snapshot, jsonb nested
--- past max_stack_depth): calls with them never reach the function.
+-- past max_stack_depth, a negative amount): calls with them never reach
+-- the function.
 CREATE TEMP TABLE input_errors AS
 SELECT v.type, v.expr, t.code, t.message
   FROM vals v, LATERAL pg_temp.try(pg_temp.arg(v.expr, v.type), 'order_system_admin') t
@@ -331,8 +337,8 @@ SELECT is_empty($$
 
 SELECT is_empty($$
 	SELECT r.call, r.input, r.sqlstate, r.message FROM results r
-	 WHERE r.input IS NOT NULL AND (r.input NOT IN ('22P02', '54001') OR r.sqlstate <> r.input)
-	$$, 'values rejected by their type input: 22P02 or 54001, before any function runs');
+	 WHERE r.input IS NOT NULL AND (r.input NOT IN ('22P02', '54001', '23514') OR r.sqlstate <> r.input)
+	$$, 'values rejected by their type input: 22P02, 54001 or a domain''s 23514, before any function runs');
 
 SELECT is_empty($$
 	SELECT r.call, r.sqlstate, r.message FROM results r

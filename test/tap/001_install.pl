@@ -34,7 +34,7 @@ $node->safe_psql('postgres', 'DROP SCHEMA order_system CASCADE');
 $node->safe_psql('postgres', 'CREATE EXTENSION order_system');
 is($node->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
-	'0.3.0', '\dx shows version 0.3.0');
+	'0.4.0', '\dx shows version 0.4.0');
 
 # Every upgrade path ends with the same objects as a fresh install.
 my $members = q{
@@ -51,12 +51,12 @@ is($node->safe_psql('upgraded',
 # The library serves the newest SQL objects only: until the update, calls
 # fail with a clear error and a hint instead of a missing column.
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-isnt($rc, 0, 'the 0.3.0 library refuses to work on 0.1.0 objects');
-like($err, qr/library is version 0.3.0 but the extension installed here is 0.1.0.*ALTER EXTENSION order_system UPDATE/s,
+isnt($rc, 0, 'the 0.4.0 library refuses to work on 0.1.0 objects');
+like($err, qr/library is version 0.4.0 but the extension installed here is 0.1.0.*ALTER EXTENSION order_system UPDATE/s,
 	'with a message naming both versions and the fix');
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.2.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.3.0 but the extension installed here is 0.2.0/,
+like($err, qr/library is version 0.4.0 but the extension installed here is 0.2.0/,
 	'and to work on 0.2.0 objects');
 
 # Rows written under 0.2.0 (by hand: this library will not write them)
@@ -78,8 +78,13 @@ $node->safe_psql('upgraded', q{
 	VALUES ('order.placed', 'order', 1, '{}');
 });
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.3.0'});
+($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
+like($err, qr/library is version 0.4.0 but the extension installed here is 0.3.0/,
+	'and to work on 0.3.0 objects');
+# 0.4.0 puts new constraints on the same rows: they must pass them.
+$node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.4.0'});
 is($node->safe_psql('upgraded', $members), $node->safe_psql('postgres', $members),
-	'0.1.0 updated to 0.2.0 and 0.3.0 has exactly the objects of a fresh 0.3.0');
+	'0.1.0 updated through 0.2.0 and 0.3.0 to 0.4.0 has exactly the objects of a fresh 0.4.0');
 is($node->safe_psql('upgraded', q{
 	SELECT count(*) FROM order_system.check_invariants()}), '0',
 	'the 0.2.0 rows are intact after the update');
