@@ -16,9 +16,7 @@ CREATE TEMP TABLE allowed (fn text PRIMARY KEY, secdef boolean, config text, rol
 INSERT INTO allowed VALUES
 	('order_system.ack_batch(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
 	('order_system.adjust_points(bigint,bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
-	('order_system.adds_up(order_system.amount,order_system.amount,order_system.amount)', false, '', 'admin'),
-	('order_system.adds_up(order_system.amount,order_system.amount,order_system.amount,bigint)', false, '', 'admin'),
-	('order_system.adds_up(order_system.amount,order_system.amount,order_system.amount,order_system.amount,order_system.amount)', false, '', 'admin'),
+	('order_system.bucket_adds_up(order_system.stock_bucket)', false, '', 'admin'),
 	('order_system.cancel_order(bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
 	('order_system.check_invariants()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.check_member_login(regrole)', false, 'search_path=pg_catalog, pg_temp', 'admin'),
@@ -51,6 +49,7 @@ INSERT INTO allowed VALUES
 	('order_system.pay_card(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
 	('order_system.pay_points(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
 	('order_system.pay_points_card(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
+	('order_system.payment_adds_up(order_system.payment)', false, '', 'admin'),
 	('order_system.place_order(bigint,jsonb,text,text,jsonb)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
 	('order_system.place_order_trigger()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.points_history(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
@@ -67,6 +66,7 @@ INSERT INTO allowed VALUES
 	('order_system.set_member_login(regrole,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.set_payment_method_enabled(text,boolean)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.set_price(bigint,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.stock_adds_up(order_system.product)', false, '', 'admin'),
 	('order_system.unregister_consumer(text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.virtual_account_valid(text)', false, '', 'admin app member');
 

@@ -104,7 +104,11 @@ INSERT INTO base (type, expr) VALUES
 	('bigint', '1'), ('integer', '1'), ('text', $$'matrix'$$), ('jsonb', $$'{}'$$),
 	('boolean', 'true'), ('regprocedure', $$'{handler}'$$), ('pg_snapshot', 'pg_current_snapshot()'),
 	('anyelement', '1::integer'), ('regrole', $$'matrix_login'$$),
-	('order_system.amount', '1'), ('order_system.ledger_kind', $$'earn'$$);
+	('order_system.ledger_kind', $$'earn'$$),
+	('order_system.product', '(SELECT x FROM order_system.product x WHERE x.id = {p})'),
+	('order_system.payment', '(SELECT x FROM order_system.payment x WHERE x.order_id = {o_card})'),
+	('order_system.stock_bucket', $$jsonb_populate_record(NULL::order_system.stock_bucket,
+		'{"product_id": {p}, "bucket": 0, "available": 1, "reserved": 1, "sold": 1, "allotted": 3}')$$);
 
 -- Perturbations per type.  anyelement values carry their own type.
 CREATE TEMP TABLE vals (type regtype, expr text NOT NULL);
@@ -145,10 +149,21 @@ INSERT INTO vals VALUES
 	('regrole', 'session_user::regrole'), ('regrole', $$'pg_read_all_data'$$), ('regrole', $$'-'$$),
 	('anyelement', 'NULL::integer'), ('anyelement', '1::integer'), ('anyelement', $$'x'::text$$),
 	('anyelement', $$'{}'::jsonb$$),
-	('order_system.amount', 'NULL'), ('order_system.amount', '0'), ('order_system.amount', '-1'),
-	('order_system.amount', '9223372036854775807'),
 	('order_system.ledger_kind', 'NULL'), ('order_system.ledger_kind', $$'spend'$$),
-	('order_system.ledger_kind', $$'adjust'$$), ('order_system.ledger_kind', $$'matrix'$$);
+	('order_system.ledger_kind', $$'adjust'$$), ('order_system.ledger_kind', $$'matrix'$$),
+	-- rows as the CHECK rules get them, and some no table would hold
+	('order_system.product', 'NULL'), ('order_system.product', $$jsonb_populate_record(NULL::order_system.product, '{}')$$),
+	('order_system.product', $$jsonb_populate_record((SELECT x FROM order_system.product x WHERE x.id = {p}),
+		'{"stock_available": 9223372036854775807, "stock_sold": 1}')$$),
+	('order_system.product', $$jsonb_populate_record((SELECT x FROM order_system.product x WHERE x.id = {p}),
+		'{"stock_received": 0}')$$),
+	('order_system.product', $$jsonb_populate_record((SELECT x FROM order_system.product x WHERE x.id = {p}),
+		'{"stock_available": -1}')$$),
+	('order_system.payment', 'NULL'), ('order_system.payment', $$jsonb_populate_record(NULL::order_system.payment, '{}')$$),
+	('order_system.payment', $$jsonb_populate_record((SELECT x FROM order_system.payment x
+		WHERE x.order_id = {o_card}), '{"amount": 9223372036854775807, "points_amount": 9223372036854775807}')$$),
+	('order_system.stock_bucket', 'NULL'), ('order_system.stock_bucket', $$jsonb_populate_record(
+		NULL::order_system.stock_bucket, '{"available": 9223372036854775807, "reserved": 1, "sold": 0}')$$);
 
 ---------------------------------------------------------------- expectations
 
@@ -292,8 +307,8 @@ BEGIN
 END $$;
 
 -- Values their own type input rejects (an invalid snapshot, jsonb nested
--- past max_stack_depth, a negative amount): calls with them never reach
--- the function.
+-- past max_stack_depth, a negative amount in a row): calls with them never
+-- reach the function.
 CREATE TEMP TABLE input_errors AS
 SELECT v.type, v.expr, t.code, t.message
   FROM vals v, LATERAL pg_temp.try(pg_temp.arg(v.expr, v.type), 'order_system_admin') t
