@@ -15,11 +15,6 @@ static os_stmt insert_event = OS_STMT(
 									  " VALUES ($1, $2, $3, $4)",
 									  4, TEXTOID, TEXTOID, INT8OID, JSONBOID);
 
-static os_stmt insert_events2 = OS_STMT(
-										"INSERT INTO order_system.outbox (event_type, aggregate_type, aggregate_id, payload)"
-										" VALUES ($1, $2, $3, $4), ($5, $2, $3, $6)",
-										6, TEXTOID, TEXTOID, INT8OID, JSONBOID, TEXTOID, JSONBOID);
-
 /*
  * Payloads are built as jsonb values directly (no JSON text to parse: that
  * was 7 % of place_order).  jsonb orders an object's keys itself.
@@ -109,22 +104,5 @@ os_emit_event(const char *event_type, const char *aggregate_type,
 	values[2] = Int64GetDatum(aggregate_id);
 	values[3] = JsonbPGetDatum(payload);
 	os_exec(&insert_event, values, NULL, 0);
-	os_note_event();
-}
-
-/* Two events of one aggregate in one statement. */
-void
-os_emit_events2(const char *aggregate_type, int64 aggregate_id,
-				const char *type1, Jsonb *payload1, const char *type2, Jsonb *payload2)
-{
-	Datum		values[6];
-
-	values[0] = CStringGetTextDatum(type1);
-	values[1] = CStringGetTextDatum(aggregate_type);
-	values[2] = Int64GetDatum(aggregate_id);
-	values[3] = JsonbPGetDatum(payload1);
-	values[4] = CStringGetTextDatum(type2);
-	values[5] = JsonbPGetDatum(payload2);
-	os_exec(&insert_events2, values, NULL, 0);
 	os_note_event();
 }

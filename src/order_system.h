@@ -49,7 +49,7 @@ typedef struct os_stmt
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[20];
+	Oid			argtypes[24];
 	SPIPlanPtr	plan;
 	int			cursor_options; /* CURSOR_OPT_GENERIC_PLAN: never replan */
 } os_stmt;
@@ -111,9 +111,6 @@ extern void os_json_close(os_json *j, bool array);
 extern Jsonb *os_json_end(os_json *j);
 extern void os_emit_event(const char *event_type, const char *aggregate_type,
 						  int64 aggregate_id, Jsonb *payload);
-extern void os_emit_events2(const char *aggregate_type, int64 aggregate_id,
-							const char *type1, Jsonb *payload1,
-							const char *type2, Jsonb *payload2);
 
 /* --------------------------------------------------------------- orders */
 
