@@ -55,6 +55,48 @@ server_cpu_us() {
 	' "$(head -1 "$OS_CLUSTER/data/postmaster.pid")" "$(getconf CLK_TCK)"
 }
 
+# proc_cpu: server CPU so far by process, "class<TAB>microseconds" lines:
+# the drain listener's backend, the notifier, walwriter, checkpointer,
+# background writer, and all other backends, live or reaped by the
+# postmaster (the order sessions, which end with their pgbench run, the
+# wait sampler's, autovacuum workers); plus the drain's own client program
+# (not server time).
+proc_cpu() {
+	local lpid
+	lpid=$(q "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = 'order_system_listen'")
+	perl -e '
+		my ($pm, $lpid, $cpid, $hz) = @ARGV;
+		my %t;
+		for my $file (glob "/proc/[0-9]*/stat") {
+			open(my $fh, "<", $file) or next;
+			my $stat = <$fh>;
+			next unless defined $stat;
+			my ($pid) = $stat =~ /^(\d+)/;
+			$stat =~ s/^.*\) //s;
+			my @f = split / /, $stat;
+			my $own = $f[11] + $f[12];
+			my $rest = "other backends: order sessions, sampler, autovacuum";
+			if ($pid == $pm) { $t{$rest} += $f[13] + $f[14]; $t{postmaster} += $own; next }
+			if ($cpid && $pid == $cpid) { $t{"drain client program (not server)"} += $own; next }
+			next unless $f[1] == $pm;
+			my $class = $rest;
+			if ($pid == $lpid) { $class = "drain listener backend" }
+			elsif (open(my $c, "<", "/proc/$pid/cmdline")) {
+				my $cmd = <$c> // "";
+				$class = $1 if $cmd =~ /^postgres: (order_system notifier|walwriter|checkpointer|background writer)/;
+			}
+			$t{$class} += $own;
+		}
+		printf "%s\t%.0f\n", $_, $t{$_} * 1e6 / $hz for sort keys %t;
+	' "$(head -1 "$OS_CLUSTER/data/postmaster.pid")" "$lpid" "${drain_pid:-0}" "$(getconf CLK_TCK)"
+}
+
+# proc_cpu_diff BEFORE AFTER TRANSACTIONS: "class<TAB>us per transaction".
+proc_cpu_diff() {
+	awk -F'\t' -v n="$3" 'FNR == NR { a[$1] = $2; next }
+		{ printf "%s\t%.1f\n", $1, ($2 - a[$1]) / (n > 0 ? n : 1) }' "$1" "$2"
+}
+
 # measure NAME CLIENTS PGBENCH-ARGS...: one pgbench run of $secs seconds;
 # appends to raw.tsv: name clients tps p50 p99 p99.9 (ms, from the
 # per-transaction log) WAL-bytes/tx server-CPU-us/tx.

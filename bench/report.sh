@@ -142,6 +142,13 @@ on average. "CPU" is no wait event (running or runnable).
 |---|---|
 $(awk -F'\t' -v n="$obs" 'NR > 1 && NR <= 13 && n > 0 { printf "| %s | %.1f%% |\n", $1, 100 * $2 / n }' "$f" 2>/dev/null)
 
+Server CPU per order during the same run, by process (\`/proc/<pid>/stat\` before and after; the order
+sessions end with pgbench, and their time is counted from the postmaster's reaped children):
+
+| process | us per order |
+|---|---|
+$(awk -F'\t' '{ printf "| %s | %s |\n", $1, $2 }' "$out/proc-cpu.tsv" 2>/dev/null)
+
 perf (\`perf record -F 997 -e cpu-clock -a -g\`, system-wide, so other users of the machine show too)
 for 80% of the "under perf" run above: the top 15 by self time (\`perf report --no-children --sort
 dso,sym\`; 25 in perf-top.txt):
