@@ -25,8 +25,8 @@
 /*
  * A batch from next_batch($1), in the columns of OS_COL_* (consumer.h).
  * Events come as their columns and the listener writes each JSON line
- * itself (event.c): row_to_json on the server cost more per event than the
- * rest of the fetch together.  A program that reads only ids and the
+ * itself (event.c): row_to_json on the server made a third of the fetch's
+ * work per event (bench/callgrind).  A program that reads only ids and the
  * payment method (the gateway) fetches the brief columns, no payload.
  */
 #define BRIEF_COLUMNS \
