@@ -31,7 +31,8 @@ enum
 	OS_COL_ID,					/* outbox event id */
 	OS_COL_EVENT_TYPE,
 	OS_COL_AGGREGATE_ID,
-	OS_COL_METHOD,				/* payload ->> 'method', or NULL */
+	OS_COL_METHOD,				/* payload ->> 'method' of payment.requested
+								 * (brief columns only), else NULL */
 	/* not in brief batches (os_options.brief) */
 	OS_COL_TX_ID,
 	OS_COL_AGGREGATE_TYPE,

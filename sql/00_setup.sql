@@ -50,7 +50,7 @@ $$;
 CREATE FUNCTION regress.events(after bigint)
 RETURNS TABLE (id bigint, event_type text, aggregate text, payload jsonb)
 LANGUAGE sql AS $$
-SELECT e.id, e.event_type, e.aggregate_type || ' ' || e.aggregate_id, e.payload - 'expires_at'
+SELECT e.id, e.event_type, e.aggregate_type || ' ' || e.aggregate_id, e.payload::jsonb - 'expires_at'
   FROM order_system.outbox e
  WHERE e.id > after
  ORDER BY e.id

@@ -51,7 +51,7 @@ SELECT sku, stock_available, stock_reserved, stock_sold
 SELECT event_type, aggregate, payload FROM regress.events(:ev);
 SELECT count(*) AS payment_requested_with_expires_at
   FROM order_system.outbox
- WHERE id > :ev AND event_type = 'payment.requested' AND jsonb_typeof(payload->'expires_at') = 'string';
+ WHERE id > :ev AND event_type = 'payment.requested' AND json_typeof(payload->'expires_at') = 'string';
 
 -- Lines: repeated products merge into one line, lines sort by product id,
 -- the total is the sum of quantity * current price.
@@ -61,6 +61,10 @@ SELECT order_id AS multi FROM order_system.place_order(:m,
 		   :b, :a, :b)::jsonb, 'card') \gset
 SELECT order_system.get_order(:multi) - 'created_at' #- '{payment,expires_at}' AS multi_line_order;
 SELECT payload->'lines' AS event_lines, payload->'total_amount' AS event_total
+  FROM order_system.outbox WHERE id > :ev AND event_type = 'order.placed';
+-- The payload is stored as the JSON text place_order wrote, members in
+-- the event catalog's order (what next_batch and the listener send).
+SELECT pg_typeof(payload) AS payload_type, payload AS stored_payload
   FROM order_system.outbox WHERE id > :ev AND event_type = 'order.placed';
 -- The lines keep the price at order time.
 SELECT order_system.set_price(:a, 1100);

@@ -7,7 +7,7 @@
 SELECT regress.restart_ids(40000);
 \set state 'SELECT o.id, o.status, o.status_reason, o.points_earned, p.status AS payment, p.gateway_ref FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id WHERE o.id IN '
 \set stock 'SELECT sku, stock_available, stock_reserved, stock_sold FROM order_system.product WHERE sku LIKE ''S-%'' ORDER BY sku'
-\set events 'SELECT event_type, payload - ''expires_at'' AS payload FROM order_system.outbox WHERE aggregate_type = ''order'' AND aggregate_id = '
+\set events 'SELECT event_type, payload::jsonb - ''expires_at'' AS payload FROM order_system.outbox WHERE aggregate_type = ''order'' AND aggregate_id = '
 
 SELECT order_system.create_member('Saga', 'saga@example.com', 50000) AS m \gset
 SELECT order_system.create_product('S-A', 'Saga A', 1000, 'KRW', 100) AS a \gset

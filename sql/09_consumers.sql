@@ -232,6 +232,31 @@ SELECT id - 90000 AS id, event_type, aggregate_type || ' ' || (aggregate_id - 90
 SELECT order_system.prune_outbox() AS pruned_again;
 RESET order_system.outbox_retention;
 
+----------------------------------------------------------------- next_batch with an acknowledgement
+-- next_batch(consumer, acked_batch) first acknowledges acked_batch as
+-- ack_batch would, then cuts: a listener's one call per wake-up.
+SELECT order_system.register_consumer('folded') AS new;
+SELECT order_id AS o7 FROM order_system.place_order(:m, format('[{"product_id": %s, "quantity": 1}]', :a)::jsonb, 'card') \gset
+-- NULL: nothing to acknowledge, as next_batch('folded').
+:batch('folded', NULL);
+SELECT order_id AS o8 FROM order_system.place_order(:m, format('[{"product_id": %s, "quantity": 1}]', :b)::jsonb, 'card') \gset
+-- Batch 1 acknowledged, batch 2 cut, in one call.
+:batch('folded', 1);
+:status;
+-- Batch 1 again (acknowledged before): batch 2, still open, comes again.
+:batch('folded', 1);
+-- Batch 2 acknowledged and nothing new: no rows, no open batch.
+:batch('folded', 2);
+:status;
+SELECT batch_snapshot IS NULL AS no_open_batch FROM order_system.consumer WHERE name = 'folded';
+-- A batch never cut is OS016, as for ack_batch, and changes nothing.
+SELECT last_snapshot::text AS folded_pos FROM order_system.consumer WHERE name = 'folded' \gset
+SELECT regress.try($$SELECT order_system.next_batch('folded', 3)$$) AS not_cut_yet,
+       regress.try($$SELECT order_system.next_batch('folded', 0)$$) AS zero,
+       regress.try($$SELECT order_system.next_batch('nobody', 1)$$) AS unknown_consumer;
+SELECT last_snapshot::text = :'folded_pos' AS unchanged, batch_id FROM order_system.consumer WHERE name = 'folded';
+SELECT order_system.unregister_consumer('folded');
+
 ----------------------------------------------------------------- notifier_status
 -- pg_regress does not preload the library: no worker, no counters.
 SELECT * FROM order_system.notifier_status();

@@ -41,19 +41,11 @@ static os_stmt batch_events = OS_STMT_GENERIC(
 											  " ORDER BY e.id",
 											  2, PG_SNAPSHOTOID, PG_SNAPSHOTOID);
 
-static os_stmt move_position = OS_STMT(
-									   "UPDATE order_system.consumer SET last_snapshot = $2, acked_at = pg_catalog.now()"
-									   " WHERE name = $1",
-									   2, TEXTOID, PG_SNAPSHOTOID);
-
-static os_stmt open_batch = OS_STMT(
-									"UPDATE order_system.consumer SET batch_snapshot = $2, batch_id = $3 WHERE name = $1",
-									3, TEXTOID, PG_SNAPSHOTOID, INT8OID);
-
-static os_stmt close_batch = OS_STMT(
-									 "UPDATE order_system.consumer SET last_snapshot = batch_snapshot,"
-									 " batch_snapshot = NULL, acked_at = pg_catalog.now() WHERE name = $1",
-									 1, TEXTOID);
+/* The consumer's position and open batch ($3 NULL: none), acknowledged now if $5. */
+static os_stmt set_position = OS_STMT(
+									  "UPDATE order_system.consumer SET last_snapshot = $2, batch_snapshot = $3, batch_id = $4,"
+									  " acked_at = CASE WHEN $5 THEN pg_catalog.now() ELSE acked_at END WHERE name = $1",
+									  5, TEXTOID, PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID, BOOLOID);
 
 typedef struct consumer_row
 {
@@ -136,6 +128,44 @@ lock_consumer_row(text *name, consumer_row *c)
 	c->batch_id = os_getint64(0, 3);
 }
 
+/* Write the consumer's row back; acked: stamp acked_at. */
+static void
+store_position(text *name, const consumer_row *c, bool acked)
+{
+	Datum		v[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	v[0] = PointerGetDatum(name);
+	v[1] = c->last_snapshot;
+	v[2] = c->batch_snapshot;
+	nulls[2] = c->batch_snapshot ? ' ' : 'n';
+	v[3] = Int64GetDatum(c->batch_id);
+	v[4] = BoolGetDatum(acked);
+	os_exec(&set_position, v, nulls, 0);
+}
+
+/*
+ * Acknowledge batch_id in the locked row c (not yet written back): true if
+ * it was the open batch, which closes; false for one acknowledged before
+ * (or dropped by a replay); OS016 for a batch never cut.
+ */
+static bool
+ack_open_batch(text *name, consumer_row *c, int64 batch_id)
+{
+	if (c->batch_snapshot && c->batch_id == batch_id)
+	{
+		c->last_snapshot = c->batch_snapshot;
+		c->batch_snapshot = (Datum) 0;
+		return true;
+	}
+	if (batch_id < 1 || batch_id > c->batch_id)
+		ereport(ERROR,
+				(errcode(os_sqlstate(OS_ERR_BATCH_NOT_FOUND)),
+				 errmsg("consumer \"%s\" has no batch " INT64_FORMAT, text_to_cstring(name),
+						batch_id)));
+	return false;
+}
+
 /* cut_snapshot(): the snapshot positions are cut at. */
 Datum
 os_cut_snapshot(PG_FUNCTION_ARGS)
@@ -144,42 +174,57 @@ os_cut_snapshot(PG_FUNCTION_ARGS)
 }
 
 /*
- * next_batch(consumer): the open batch again if it was not acknowledged,
- * else a new one cut now.  No rows: nothing new (the position moves on).
+ * next_batch(consumer, acked_batch): acknowledge acked_batch first if it is
+ * not NULL (as ack_batch would), then the open batch again if it was not
+ * acknowledged, else a new one cut now.  No rows: nothing new (the position
+ * moves on).  One lock and one update of the consumer's row either way.
  */
 Datum
 os_next_batch(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *name;
 	consumer_row c;
-	Datum		v[3];
+	bool		acked = false;
+	bool		replay;
 	Datum		range[2];
 	int			n;
 
 	if (PG_ARGISNULL(0))
 		os_error(OS_ERR_NULL_VALUE, "consumer must not be null");
+	name = PG_GETARG_TEXT_PP(0);
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	lock_consumer_row(PG_GETARG_TEXT_PP(0), &c);
-	v[0] = PG_GETARG_DATUM(0);
-	v[2] = Int64GetDatum(c.batch_id + 1);
-	/* the cut comes after the lock: never older than an acknowledgement */
-	v[1] = c.batch_snapshot ? c.batch_snapshot : cut_snapshot();
+	lock_consumer_row(name, &c);
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		acked = ack_open_batch(name, &c, PG_GETARG_INT64(1));
+	replay = c.batch_snapshot != (Datum) 0;
 	range[0] = c.last_snapshot;
-	range[1] = v[1];
+	/* the cut comes after the lock: never older than an acknowledgement */
+	range[1] = replay ? c.batch_snapshot : cut_snapshot();
 	n = os_exec(&batch_events, range, NULL, 0);
 	for (int i = 0; i < n; i++)
 	{
 		Datum		row[8];
 		bool		nulls[8] = {false};
 
-		row[0] = Int64GetDatum(c.batch_snapshot ? c.batch_id : c.batch_id + 1);
+		row[0] = Int64GetDatum(replay ? c.batch_id : c.batch_id + 1);
 		for (int col = 1; col <= 7; col++)
 			row[col] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, col, &nulls[col]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
 	}
-	if (c.batch_snapshot == (Datum) 0)
-		os_exec(n > 0 ? &open_batch : &move_position, v, NULL, 0);
+	if (!replay && n > 0)
+	{
+		c.batch_snapshot = range[1];
+		c.batch_id++;
+	}
+	else if (!replay)
+	{
+		c.last_snapshot = range[1];
+		acked = true;
+	}
+	if (!replay || acked)
+		store_position(name, &c, acked);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -192,32 +237,20 @@ os_next_batch(PG_FUNCTION_ARGS)
 Datum
 os_ack_batch(PG_FUNCTION_ARGS)
 {
+	text	   *name;
 	consumer_row c;
-	int64		batch_id;
-	bool		acked = false;
+	bool		acked;
 
 	if (PG_ARGISNULL(1))
 		os_error(OS_ERR_NULL_VALUE, "batch_id must not be null");
 	if (PG_ARGISNULL(0))
 		os_error(OS_ERR_NULL_VALUE, "consumer must not be null");
-	batch_id = PG_GETARG_INT64(1);
+	name = PG_GETARG_TEXT_PP(0);
 	SPI_connect();
-	lock_consumer_row(PG_GETARG_TEXT_PP(0), &c);
-	if (c.batch_snapshot && c.batch_id == batch_id)
-	{
-		Datum		v = PG_GETARG_DATUM(0);
-
-		os_exec(&close_batch, &v, NULL, 0);
-		acked = true;
-	}
-	else if (batch_id < 1 || batch_id > c.batch_id)
-	{
-		char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
-
-		ereport(ERROR,
-				(errcode(os_sqlstate(OS_ERR_BATCH_NOT_FOUND)),
-				 errmsg("consumer \"%s\" has no batch " INT64_FORMAT, s, batch_id)));
-	}
+	lock_consumer_row(name, &c);
+	acked = ack_open_batch(name, &c, PG_GETARG_INT64(1));
+	if (acked)
+		store_position(name, &c, true);
 	SPI_finish();
 	PG_RETURN_BOOL(acked);
 }

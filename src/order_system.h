@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
 #include "utils/jsonb.h"
 
@@ -97,10 +98,13 @@ extern void os_bucket_move(int64 order_id, os_stock_move how);
 extern void os_notifier_init(void);
 extern void os_note_event(void);
 
-/* An event payload (a jsonb object) under construction. */
+/* An event payload (a JSON object, as text) under construction. */
+#define OS_JSON_MAX_DEPTH 8
 typedef struct os_json
 {
-	JsonbParseState *state;
+	StringInfoData buf;
+	int			depth;			/* of the innermost open object or array */
+	bool		first[OS_JSON_MAX_DEPTH];	/* nothing in it yet */
 } os_json;
 
 extern void os_json_begin(os_json *j);
@@ -108,9 +112,9 @@ extern void os_json_int(os_json *j, const char *key, int64 value);
 extern void os_json_str(os_json *j, const char *key, const char *value);
 extern void os_json_open(os_json *j, const char *key, bool array);
 extern void os_json_close(os_json *j, bool array);
-extern Jsonb *os_json_end(os_json *j);
+extern text *os_json_end(os_json *j);
 extern void os_emit_event(const char *event_type, const char *aggregate_type,
-						  int64 aggregate_id, Jsonb *payload);
+						  int64 aggregate_id, text *payload);
 
 /* --------------------------------------------------------------- orders */
 

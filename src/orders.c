@@ -120,7 +120,7 @@ static os_stmt insert_order = OS_STMT(
 									  22, INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID,
 									  INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
 									  INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID,
-									  JSONBOID, TEXTOID, JSONBOID);
+									  JSONOID, TEXTOID, JSONOID);
 
 static os_stmt sell_reserved = OS_STMT(
 									   "UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
@@ -409,7 +409,7 @@ int8_array(const place_request *req, int field)
  */
 static const char *
 placed_events(const place_request *req, const place_result *res,
-			  const os_payment_plan *plan, Jsonb **placed_payload, Jsonb **next_payload)
+			  const os_payment_plan *plan, text **placed_payload, text **next_payload)
 {
 	os_json		placed;
 	os_json		next;
@@ -468,8 +468,8 @@ write_order(const place_request *req, const os_payment_plan *plan, place_result 
 	Datum		v[22];
 	char		nulls[22];
 	int64		expires = plan->expires_in_s > 0 ? plan->expires_in_s : os_payment_timeout_s;
-	Jsonb	   *placed;
-	Jsonb	   *next;
+	text	   *placed;
+	text	   *next;
 	const char *next_type;
 
 	res->reference = plan->reference[0] ? pstrdup(plan->reference) : NULL;
@@ -499,9 +499,9 @@ write_order(const place_request *req, const os_payment_plan *plan, place_result 
 	v[17] = res->expires_at;
 	nulls[17] = res->expires_isnull ? 'n' : ' ';
 	v[18] = Int64GetDatum(res->payment_id);
-	v[19] = JsonbPGetDatum(placed);
+	v[19] = PointerGetDatum(placed);
 	v[20] = CStringGetTextDatum(next_type);
-	v[21] = JsonbPGetDatum(next);
+	v[21] = PointerGetDatum(next);
 	os_exec(&insert_order, v, nulls, 0);
 	os_note_event();
 }

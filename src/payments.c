@@ -116,7 +116,7 @@ os_plan_to_jsonb(const os_payment_plan *plan)
 	os_json_int(&j, "external", plan->external_amount);
 	os_json_int(&j, "expires_in_seconds", plan->expires_in_s);
 	os_json_str(&j, "reference", plan->reference[0] ? plan->reference : NULL);
-	return JsonbPGetDatum(os_json_end(&j));
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(os_json_end(&j))));
 }
 
 /* A handler's jsonb answer as a plan; OS_ERR_BAD_PAYMENT_PLAN if malformed. */

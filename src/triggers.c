@@ -361,7 +361,7 @@ payload_row(const emit_config *cfg, TupleDesc desc, HeapTuple tuple)
 }
 
 /* {"op": ..., "new": {...}, "old": {...}}, built by the server's row_to_json. */
-static Jsonb *
+static text *
 payload_json(const emit_config *cfg, Relation rel, int op, HeapTuple old, HeapTuple new)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -386,7 +386,7 @@ payload_json(const emit_config *cfg, Relation rel, int op, HeapTuple old, HeapTu
 	json = DirectFunctionCall1(row_to_json,
 							   HeapTupleGetDatum(heap_form_tuple(cfg->outer_desc[op], v, n)));
 	SetUserIdAndSecContext(save_user, save_sec);
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(TextDatumGetCString(json))));
+	return DatumGetTextPP(json);
 }
 
 Datum
@@ -400,7 +400,7 @@ os_emit_event_trigger(PG_FUNCTION_ARGS)
 	int			op;
 	bool		isnull;
 	Datum		key;
-	Jsonb	   *payload;
+	text	   *payload;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))

@@ -41,7 +41,7 @@ INSERT INTO allowed VALUES
 	('order_system.get_product(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
 	('order_system.ledger_delta_ok(order_system.ledger_kind,bigint)', false, '', 'admin'),
 	('order_system.lock_consumer(text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
-	('order_system.next_batch(text)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
+	('order_system.next_batch(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
 	('order_system.notifier_status()', false, '', 'admin gateway'),
 	('order_system.order_transitions()', false, '', 'admin app member'),
 	('order_system.orders_status_guard()', false, '', 'admin'),

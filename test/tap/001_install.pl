@@ -34,7 +34,7 @@ $node->safe_psql('postgres', 'DROP SCHEMA order_system CASCADE');
 $node->safe_psql('postgres', 'CREATE EXTENSION order_system');
 is($node->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
-	'0.4.0', '\dx shows version 0.4.0');
+	'0.5.0', '\dx shows version 0.5.0');
 
 # Every upgrade path ends with the same objects as a fresh install.
 my $members = q{
@@ -51,12 +51,12 @@ is($node->safe_psql('upgraded',
 # The library serves the newest SQL objects only: until the update, calls
 # fail with a clear error and a hint instead of a missing column.
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-isnt($rc, 0, 'the 0.4.0 library refuses to work on 0.1.0 objects');
-like($err, qr/library is version 0.4.0 but the extension installed here is 0.1.0.*ALTER EXTENSION order_system UPDATE/s,
+isnt($rc, 0, 'the 0.5.0 library refuses to work on 0.1.0 objects');
+like($err, qr/library is version 0.5.0 but the extension installed here is 0.1.0.*ALTER EXTENSION order_system UPDATE/s,
 	'with a message naming both versions and the fix');
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.2.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.4.0 but the extension installed here is 0.2.0/,
+like($err, qr/library is version 0.5.0 but the extension installed here is 0.2.0/,
 	'and to work on 0.2.0 objects');
 
 # Rows written under 0.2.0 (by hand: this library will not write them)
@@ -79,12 +79,27 @@ $node->safe_psql('upgraded', q{
 });
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.3.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.4.0 but the extension installed here is 0.3.0/,
+like($err, qr/library is version 0.5.0 but the extension installed here is 0.3.0/,
 	'and to work on 0.3.0 objects');
 # 0.4.0 puts new constraints on the same rows: they must pass them.
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.4.0'});
+($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
+like($err, qr/library is version 0.5.0 but the extension installed here is 0.4.0/,
+	'and to work on 0.4.0 objects');
+# 0.5.0 stores payloads as json: the events of before keep their text.
+$node->safe_psql('upgraded', q{
+	INSERT INTO order_system.outbox (event_type, aggregate_type, aggregate_id, payload)
+	VALUES ('order.paid', 'order', 1, '{"order_id": 1, "lines": [{"q": 1}], "s": "\u00e9\"x"}')});
+my $payloads = q{SELECT string_agg(id || ' ' || pg_typeof(payload) || ' ' || payload::text, E'\n' ORDER BY id)
+	FROM order_system.outbox};
+my $jsonb_payloads = $node->safe_psql('upgraded', $payloads);
+$node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.5.0'});
+my $json_payloads = $node->safe_psql('upgraded', $payloads);
+like($jsonb_payloads, qr/^1 jsonb \{\}\n2 jsonb /, 'payloads before 0.5.0 are jsonb');
+$jsonb_payloads =~ s/ jsonb / json /g;
+is($json_payloads, $jsonb_payloads, 'and keep their text as json after the update');
 is($node->safe_psql('upgraded', $members), $node->safe_psql('postgres', $members),
-	'0.1.0 updated through 0.2.0 and 0.3.0 to 0.4.0 has exactly the objects of a fresh 0.4.0');
+	'0.1.0 updated through 0.2.0, 0.3.0 and 0.4.0 to 0.5.0 has exactly the objects of a fresh 0.5.0');
 is($node->safe_psql('upgraded', q{
 	SELECT count(*) FROM order_system.check_invariants()}), '0',
 	'the 0.2.0 rows are intact after the update');
@@ -100,7 +115,7 @@ is($node->safe_psql('upgraded', q{
 	SELECT order_system.place_order(2, '[{"product_id": 2, "quantity": 1}]', 'card') \g /dev/null
 	SELECT order_system.register_consumer('after_upgrade', true) \g /dev/null
 	SELECT count(*) FROM order_system.next_batch('after_upgrade')}),
-	'6', 'after the update the API works and its events are delivered');
+	'7', 'after the update the API works and its events are delivered');
 is($node->safe_psql('upgraded', q{
 	SELECT count(*) FROM order_system.check_invariants()}), '0',
 	'and the invariants hold');
