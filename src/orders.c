@@ -70,13 +70,17 @@ static os_stmt member_and_method = OS_STMT(
  * last order (capped at $2), take one token, return what is left.  A
  * guarded UPDATE, so concurrent orders of one member take their tokens in
  * turn; rate_at never moves back (an older transaction may come later).
+ * It also takes the order's id and its payment's (next_ids), one statement
+ * less per order; an order the limit refuses leaves a gap in the ids.
  */
 static os_stmt take_token = OS_STMT(
 									"UPDATE order_system.member SET rate_tokens = LEAST($2,"
 									" coalesce(rate_tokens + GREATEST(0, pg_catalog.date_part('epoch',"
 									" pg_catalog.now() - rate_at)) * $3, $2)) - 1,"
 									" rate_at = GREATEST(rate_at, pg_catalog.now())"
-									" WHERE id = $1 RETURNING rate_tokens",
+									" WHERE id = $1 RETURNING rate_tokens,"
+									" pg_catalog.nextval('order_system.orders_id_seq'),"
+									" pg_catalog.nextval('order_system.payment_id_seq')",
 									3, INT8OID, FLOAT8OID, FLOAT8OID);
 
 static os_stmt reserve_stock = OS_STMT(
@@ -91,7 +95,10 @@ static os_stmt why_not_reserved = OS_STMT(
 										  " FROM order_system.product WHERE id = $1",
 										  1, INT8OID);
 
-/* The order's id and its payment's, taken before anything is written. */
+/*
+ * The order's id and its payment's, taken before anything is written (with
+ * the rate limit off; take_token takes them otherwise).
+ */
 static os_stmt next_ids = OS_STMT(
 								  "SELECT pg_catalog.nextval('order_system.orders_id_seq'),"
 								  " pg_catalog.nextval('order_system.payment_id_seq')",
@@ -283,25 +290,33 @@ check_member_and_method(const place_request *req)
 }
 
 /*
- * Take one of the member's order tokens (OS017 when there is none).  Called
- * once the products are locked: the member's row comes after them, in the
- * order every saga step locks rows (order, products, member), so an order
- * and a compensation of the same member never deadlock.
+ * Take one of the member's order tokens (OS017 when there is none) and the
+ * order's and payment's ids.  Called once the products are locked: the
+ * member's row comes after them, in the order every saga step locks rows
+ * (order, products, member), so an order and a compensation of the same
+ * member never deadlock.
  */
 static void
-take_order_token(const place_request *req)
+take_token_and_ids(const place_request *req, place_result *res)
 {
 	Datum		v[3];
 	bool		isnull;
 	double		left;
 
 	if (os_order_rate_per_min <= 0)
+	{
+		os_exec(&next_ids, NULL, NULL, 1);
+		res->order_id = os_getint64(0, 1);
+		res->payment_id = os_getint64(0, 2);
 		return;
+	}
 	v[0] = Int64GetDatum(req->member_id);
 	v[1] = Float8GetDatum((double) os_order_burst);
 	v[2] = Float8GetDatum(os_order_rate_per_min / 60.0);
 	os_exec(&take_token, v, NULL, 1);
 	left = DatumGetFloat8(os_getattr(0, 1, &isnull));
+	res->order_id = os_getint64(0, 2);
+	res->payment_id = os_getint64(0, 3);
 	if (!os_rate_allows(left))
 		ereport(ERROR,
 				(errcode(os_sqlstate(OS_ERR_RATE_LIMITED)),
@@ -534,12 +549,9 @@ place(place_request *req, place_result *res)
 
 	handler = check_member_and_method(req);
 	res->currency = reserve_lines(req);
-	take_order_token(req);
 	if (os_lines_total(req->lines, req->nlines, &res->total) != OS_OK)
 		os_error(OS_ERR_OVERFLOW, "order total is out of range");
-	os_exec(&next_ids, NULL, NULL, 1);
-	res->order_id = os_getint64(0, 1);
-	res->payment_id = os_getint64(0, 2);
+	take_token_and_ids(req, res);
 
 	preq.order_id = res->order_id;
 	preq.member_id = req->member_id;
