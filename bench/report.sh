@@ -62,7 +62,7 @@ main_table() {
 	row "one hot product, flash sale (16 buckets)" hot_product_flash 8
 	row "zipfian catalogue" zipfian 8
 	for c in 1 2 4 8 16 32; do row "client sweep" sweep "$c"; done
-	row "place_order, delivery on, under perf" place_order_perf 8
+	row "place_order, delivery on, under perf and the wait sampler" place_order_perf 8
 	row "full saga: place_order + gateway + listener" saga 8
 	for p in 50 70 90; do row "open loop at $p% of the 8-client rate" "open_loop_$p" 8; done
 	row "pgbench -N, synchronous_commit off" baseline_N_async 8
@@ -150,8 +150,8 @@ waits_section() {
 	cat <<MD
 ## Where the time goes
 
-Wait events of active client backends, sampled from \`pg_stat_activity\` about every 10 ms during round
-1's "place_order, delivery on" run: $samples samples, $(ratio "$obs" "$samples") active backends per sample
+Wait events of active client backends, sampled from \`pg_stat_activity\` about every 10 ms during the
+"place_order, delivery on, under perf and the wait sampler" run: $samples samples, $(ratio "$obs" "$samples") active backends per sample
 on average. "CPU" is no wait event (running or runnable).
 
 | wait_event_type:wait_event | share of samples |
