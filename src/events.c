@@ -39,7 +39,9 @@ static void
 json_push(os_json *j, char open)
 {
 	if (j->depth + 1 >= OS_JSON_MAX_DEPTH)
-		elog(ERROR, "event payload nested deeper than %d", OS_JSON_MAX_DEPTH - 1);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg_internal("event payload nested deeper than %d", OS_JSON_MAX_DEPTH - 1)));
 	appendStringInfoChar(&j->buf, open);
 	j->first[++j->depth] = true;
 }
