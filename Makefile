@@ -15,7 +15,7 @@ CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \
 OBJS = $(CORE_OBJS) src/order_system.o src/spi.o src/events.o src/catalog.o \
 	src/members.o src/products.o src/payments.o src/orders.o src/saga.o \
 	src/notifier.o src/triggers.o src/buckets.o src/consumers.o src/access.o \
-	src/rules.o
+	src/rules.o src/rows.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
 # -Wno-unused-parameter: the server headers (ilist.h, bufpage.h) trip it.

@@ -10,11 +10,6 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 
-static os_stmt insert_event = OS_STMT(
-									  "INSERT INTO order_system.outbox (event_type, aggregate_type, aggregate_id, payload)"
-									  " VALUES ($1, $2, $3, $4)",
-									  4, TEXTOID, TEXTOID, INT8OID, JSONOID);
-
 /*
  * Payloads are JSON text built here, in the order the members are added and
  * spaced as jsonb prints ({"a": 1, "b": [2, 3]}), and stored in the
@@ -101,16 +96,21 @@ os_json_end(os_json *j)
 	return (text *) j->buf.data;
 }
 
+/* One event into the outbox (without a plan: rows.c). */
 void
 os_emit_event(const char *event_type, const char *aggregate_type,
 			  int64 aggregate_id, text *payload)
 {
-	Datum		values[4];
+	os_rows		w;
+	Datum		values[OS_OUTBOX_NCOLS];
+	bool		nulls[OS_OUTBOX_NCOLS] = {false};
 
 	values[0] = CStringGetTextDatum(event_type);
 	values[1] = CStringGetTextDatum(aggregate_type);
 	values[2] = Int64GetDatum(aggregate_id);
 	values[3] = PointerGetDatum(payload);
-	os_exec(&insert_event, values, NULL, 0);
+	os_rows_begin(&w);
+	os_rows_insert(&w, OS_OUTBOX, values, nulls);
+	os_rows_end(&w);
 	os_note_event();
 }

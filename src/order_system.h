@@ -116,6 +116,46 @@ extern text *os_json_end(os_json *j);
 extern void os_emit_event(const char *event_type, const char *aggregate_type,
 						  int64 aggregate_id, text *payload);
 
+/* ----------------------------------------------------------------- rows */
+
+/*
+ * Rows inserted without a plan (rows.c): values in the order of the
+ * table's column list there; every other column gets its default.
+ */
+typedef enum os_table_id
+{
+	OS_ORDERS,					/* id, member_id, status, currency,
+								 * total_amount, payment_method,
+								 * idempotency_key, request_fingerprint */
+	OS_ORDER_LINE,				/* order_id, product_id, quantity, unit_price,
+								 * amount, bucket */
+	OS_PAYMENT,					/* id, order_id, method, amount,
+								 * points_amount, external_amount, status,
+								 * reference, expires_at */
+	OS_OUTBOX,					/* event_type, aggregate_type, aggregate_id,
+								 * payload */
+	OS_NTABLES
+} os_table_id;
+
+#define OS_ORDERS_NCOLS 8
+#define OS_ORDER_LINE_NCOLS 6
+#define OS_PAYMENT_NCOLS 9
+#define OS_OUTBOX_NCOLS 4
+
+/* One batch of inserts: an executor state and each table opened once. */
+typedef struct os_rows
+{
+	struct EState *estate;
+	List	   *rtable;
+	struct ResultRelInfo *rri[OS_NTABLES];
+	struct TupleTableSlot *slot[OS_NTABLES];
+} os_rows;
+
+extern void os_rows_begin(os_rows *w);
+extern void os_rows_insert(os_rows *w, os_table_id t, const Datum *values,
+						   const bool *nulls);
+extern void os_rows_end(os_rows *w);
+
 /* --------------------------------------------------------------- orders */
 
 extern int64 os_place_order_values(int64 member_id, Jsonb *lines, text *method,
