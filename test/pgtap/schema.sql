@@ -8,7 +8,7 @@
 -- and that the status CHECK constraints agree with the C state machine
 -- (order_transitions()) and with the payment states check_invariants() uses.
 BEGIN;
-SELECT plan(61);
+SELECT plan(63);
 
 ---------------------------------------------------------------- tables
 
@@ -84,6 +84,12 @@ SELECT throws_ok(
 	format('UPDATE order_system.member SET points_balance = -1 WHERE id = %s', :member_id),
 	'23514', 'value for domain order_system.amount violates check constraint "amount_check"',
 	'a points balance cannot go negative');
+SELECT col_type_is('order_system', 'consumer', 'name', 'order_system.consumer_name',
+	'a consumer name is a domain (a listener updates its row on every wake-up)');
+SELECT throws_ok(
+	$$INSERT INTO order_system.consumer (name, last_snapshot) VALUES ('Not-A-Name', pg_current_snapshot())$$,
+	'23514', 'value for domain order_system.consumer_name violates check constraint "consumer_name_check"',
+	'a consumer name must match its pattern');
 SELECT throws_ok(
 	format('UPDATE order_system.product SET stock_available = 9223372036854775807, stock_sold = 1 WHERE id = %s', :product_id),
 	'22003', 'bigint out of range', 'stock counters whose sum leaves bigint are refused');

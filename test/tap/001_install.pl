@@ -34,7 +34,7 @@ $node->safe_psql('postgres', 'DROP SCHEMA order_system CASCADE');
 $node->safe_psql('postgres', 'CREATE EXTENSION order_system');
 is($node->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
-	'0.5.0', '\dx shows version 0.5.0');
+	'0.6.0', '\dx shows version 0.6.0');
 
 # Every upgrade path ends with the same objects as a fresh install.
 my $members = q{
@@ -51,12 +51,12 @@ is($node->safe_psql('upgraded',
 # The library serves the newest SQL objects only: until the update, calls
 # fail with a clear error and a hint instead of a missing column.
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-isnt($rc, 0, 'the 0.5.0 library refuses to work on 0.1.0 objects');
-like($err, qr/library is version 0.5.0 but the extension installed here is 0.1.0.*ALTER EXTENSION order_system UPDATE/s,
+isnt($rc, 0, 'the 0.6.0 library refuses to work on 0.1.0 objects');
+like($err, qr/library is version 0.6.0 but the extension installed here is 0.1.0.*ALTER EXTENSION order_system UPDATE/s,
 	'with a message naming both versions and the fix');
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.2.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.5.0 but the extension installed here is 0.2.0/,
+like($err, qr/library is version 0.6.0 but the extension installed here is 0.2.0/,
 	'and to work on 0.2.0 objects');
 
 # Rows written under 0.2.0 (by hand: this library will not write them)
@@ -79,12 +79,12 @@ $node->safe_psql('upgraded', q{
 });
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.3.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.5.0 but the extension installed here is 0.3.0/,
+like($err, qr/library is version 0.6.0 but the extension installed here is 0.3.0/,
 	'and to work on 0.3.0 objects');
 # 0.4.0 puts new constraints on the same rows: they must pass them.
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.4.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.5.0 but the extension installed here is 0.4.0/,
+like($err, qr/library is version 0.6.0 but the extension installed here is 0.4.0/,
 	'and to work on 0.4.0 objects');
 # 0.5.0 stores payloads as json: the events of before keep their text.
 $node->safe_psql('upgraded', q{
@@ -98,8 +98,19 @@ my $json_payloads = $node->safe_psql('upgraded', $payloads);
 like($jsonb_payloads, qr/^1 jsonb \{\}\n2 jsonb /, 'payloads before 0.5.0 are jsonb');
 $jsonb_payloads =~ s/ jsonb / json /g;
 is($json_payloads, $jsonb_payloads, 'and keep their text as json after the update');
+($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
+like($err, qr/library is version 0.6.0 but the extension installed here is 0.5.0/,
+	'and to work on 0.5.0 objects');
+# 0.6.0 retypes the consumer name into a domain: registered names pass it.
+$node->safe_psql('upgraded', q{SELECT order_system.register_consumer('before-0.6.0_x', true)});
+$node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.6.0'});
+is($node->safe_psql('upgraded', q{
+	SELECT c.name || ' ' || pg_typeof(c.name) FROM order_system.consumer c}),
+	'before-0.6.0_x order_system.consumer_name', 'consumer names keep their rows, in the new domain');
+is($node->safe_psql('upgraded', q{SELECT order_system.unregister_consumer('before-0.6.0_x')}),
+	't', 'and their consumers still unregister');
 is($node->safe_psql('upgraded', $members), $node->safe_psql('postgres', $members),
-	'0.1.0 updated through 0.2.0, 0.3.0 and 0.4.0 to 0.5.0 has exactly the objects of a fresh 0.5.0');
+	'0.1.0 updated through 0.2.0 .. 0.5.0 to 0.6.0 has exactly the objects of a fresh 0.6.0');
 is($node->safe_psql('upgraded', q{
 	SELECT count(*) FROM order_system.check_invariants()}), '0',
 	'the 0.2.0 rows are intact after the update');
