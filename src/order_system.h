@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "nodes/execnodes.h"
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
 #include "utils/jsonb.h"
@@ -134,6 +135,10 @@ typedef enum os_table_id
 								 * reference, expires_at */
 	OS_OUTBOX,					/* event_type, aggregate_type, aggregate_id,
 								 * payload */
+	OS_PRODUCT,					/* updated: active, stock_available*,
+								 * stock_reserved*, flash_buckets, price,
+								 * currency (* may change) */
+	OS_MEMBER,					/* updated: rate_tokens*, rate_at* */
 	OS_NTABLES
 } os_table_id;
 
@@ -141,20 +146,43 @@ typedef enum os_table_id
 #define OS_ORDER_LINE_NCOLS 6
 #define OS_PAYMENT_NCOLS 9
 #define OS_OUTBOX_NCOLS 4
+#define OS_PRODUCT_NCOLS 6
+#define OS_MEMBER_NCOLS 2
 
-/* One batch of inserts: an executor state and each table opened once. */
+/* One batch of writes: an executor state and each table opened once. */
 typedef struct os_rows
 {
 	struct EState *estate;
 	List	   *rtable;
 	struct ResultRelInfo *rri[OS_NTABLES];
-	struct TupleTableSlot *slot[OS_NTABLES];
+	struct TupleTableSlot *slot[OS_NTABLES];	/* the row to write */
+	struct TupleTableSlot *found[OS_NTABLES];	/* the row to update */
+	EPQState	epq;			/* for BEFORE UPDATE row triggers */
+	bool		epq_ready;
 } os_rows;
+
+/*
+ * os_rows_update's test and change of a row: cols and nulls hold the
+ * columns of the table's list (rows.c), in its order; return false to leave
+ * the row as it is, or change the columns the list marks as changeable and
+ * return true.  Called again on the row's newer version when the lock finds
+ * one; values it keeps must be copied (they point into the table's page).
+ */
+typedef bool (*os_row_change) (Datum *cols, bool *nulls, void *arg);
+
+/*
+ * os_rows_update: UPDATE table t (product or member) SET <change> WHERE
+ * id = key AND <change's test>; false when no row was written (no such
+ * row, the test failed, or a BEFORE trigger skipped it).
+ */
 
 extern void os_rows_begin(os_rows *w);
 extern void os_rows_insert(os_rows *w, os_table_id t, const Datum *values,
 						   const bool *nulls);
+extern bool os_rows_update(os_rows *w, os_table_id t, int64 key,
+						   os_row_change change, void *arg);
 extern void os_rows_end(os_rows *w);
+extern int64 os_rows_nextval(const char *seq);
 
 /* --------------------------------------------------------------- orders */
 

@@ -5,12 +5,13 @@
  *	  chosen strategy and writes the saga events.
  *
  * Lines are sorted by product id and each product row is locked by its
- * guarded UPDATE in that order, so two orders never deadlock and stock
- * never goes below zero.  An idempotency key replays the first order.
+ * guarded update (rows.c) in that order, so two orders never deadlock and
+ * stock never goes below zero.  An idempotency key replays the first order.
  */
 #include "order_system.h"
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -70,44 +71,10 @@ static os_stmt member_and_method = OS_STMT(
 										   " ON pm.name = $2 WHERE m.id = $1",
 										   2, INT8OID, TEXTOID);
 
-/*
- * The rate limit: refill the member's token bucket for the time since its
- * last order (capped at $2), take one token, return what is left.  A
- * guarded UPDATE, so concurrent orders of one member take their tokens in
- * turn; rate_at never moves back (an older transaction may come later).
- * It also takes the order's id and its payment's (next_ids), one statement
- * less per order; an order the limit refuses leaves a gap in the ids.
- */
-static os_stmt take_token = OS_STMT(
-									"UPDATE order_system.member SET rate_tokens = LEAST($2,"
-									" coalesce(rate_tokens + GREATEST(0, pg_catalog.date_part('epoch',"
-									" pg_catalog.now() - rate_at)) * $3, $2)) - 1,"
-									" rate_at = GREATEST(rate_at, pg_catalog.now())"
-									" WHERE id = $1 RETURNING rate_tokens,"
-									" pg_catalog.nextval('order_system.orders_id_seq'),"
-									" pg_catalog.nextval('order_system.payment_id_seq')",
-									3, INT8OID, FLOAT8OID, FLOAT8OID);
-
-static os_stmt reserve_stock = OS_STMT(
-									   "UPDATE order_system.product"
-									   " SET stock_available = stock_available - $2, stock_reserved = stock_reserved + $2"
-									   " WHERE id = $1 AND active AND stock_available >= $2 AND flash_buckets = 0"
-									   " RETURNING price, currency",
-									   2, INT8OID, INT8OID);
-
 static os_stmt why_not_reserved = OS_STMT(
 										  "SELECT active, stock_available, flash_buckets, price, currency"
 										  " FROM order_system.product WHERE id = $1",
 										  1, INT8OID);
-
-/*
- * The order's id and its payment's, taken before anything is written (with
- * the rate limit off; take_token takes them otherwise).
- */
-static os_stmt next_ids = OS_STMT(
-								  "SELECT pg_catalog.nextval('order_system.orders_id_seq'),"
-								  " pg_catalog.nextval('order_system.payment_id_seq')",
-								  0, InvalidOid);
 
 static os_stmt sell_reserved = OS_STMT(
 									   "UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
@@ -267,38 +234,71 @@ check_member_and_method(const place_request *req)
 }
 
 /*
+ * The rate limit: refill the member's token bucket for the time since its
+ * last order (capped at the burst), take one token, keep what is left, as
+ *   UPDATE member SET rate_tokens = LEAST(burst, coalesce(rate_tokens +
+ *       GREATEST(0, epoch of now() - rate_at) * per_s, burst)) - 1,
+ *     rate_at = GREATEST(rate_at, now()) WHERE id = member
+ * would (rows.c).  A locked update, so concurrent orders of one member take
+ * their tokens in turn; rate_at never moves back (an older transaction may
+ * come later).
+ */
+typedef struct token_arg
+{
+	double		burst;
+	double		per_s;
+	double		left;
+} token_arg;
+
+static bool
+take_token(Datum *cols, bool *nulls, void *arg)
+{
+	token_arg  *a = arg;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	double		tokens = a->burst;
+
+	if (!nulls[0] && !nulls[1])
+	{
+		double		elapsed = (double) (now - DatumGetTimestampTz(cols[1])) / USECS_PER_SEC;
+
+		tokens = Min(a->burst, DatumGetFloat8(cols[0]) + Max(0.0, elapsed) * a->per_s);
+	}
+	a->left = tokens - 1;
+	cols[0] = Float8GetDatum(a->left);
+	cols[1] = TimestampTzGetDatum(nulls[1] ? now : Max(DatumGetTimestampTz(cols[1]), now));
+	nulls[0] = nulls[1] = false;
+	return true;
+}
+
+/*
  * Take one of the member's order tokens (OS017 when there is none) and the
- * order's and payment's ids.  Called once the products are locked: the
- * member's row comes after them, in the order every saga step locks rows
- * (order, products, member), so an order and a compensation of the same
- * member never deadlock.
+ * order's and payment's ids (an order the limit refuses leaves a gap in
+ * them).  Called once the products are locked: the member's row comes after
+ * them, in the order every saga step locks rows (order, products, member),
+ * so an order and a compensation of the same member never deadlock.
  */
 static void
 take_token_and_ids(const place_request *req, place_result *res)
 {
-	Datum		v[3];
-	bool		isnull;
-	double		left;
+	os_rows		w;
+	token_arg	a;
 
+	res->order_id = os_rows_nextval("orders_id_seq");
+	res->payment_id = os_rows_nextval("payment_id_seq");
 	if (os_order_rate_per_min <= 0)
-	{
-		os_exec(&next_ids, NULL, NULL, 1);
-		res->order_id = os_getint64(0, 1);
-		res->payment_id = os_getint64(0, 2);
 		return;
-	}
-	v[0] = Int64GetDatum(req->member_id);
-	v[1] = Float8GetDatum((double) os_order_burst);
-	v[2] = Float8GetDatum(os_order_rate_per_min / 60.0);
-	os_exec(&take_token, v, NULL, 1);
-	left = DatumGetFloat8(os_getattr(0, 1, &isnull));
-	res->order_id = os_getint64(0, 2);
-	res->payment_id = os_getint64(0, 3);
-	if (!os_rate_allows(left))
+	a.burst = (double) os_order_burst;
+	a.per_s = os_order_rate_per_min / 60.0;
+	a.left = 0;
+	os_rows_begin(&w);
+	if (!os_rows_update(&w, OS_MEMBER, req->member_id, take_token, &a))
+		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", req->member_id);
+	os_rows_end(&w);
+	if (!os_rate_allows(a.left))
 		ereport(ERROR,
 				(errcode(os_sqlstate(OS_ERR_RATE_LIMITED)),
 				 errmsg("member " INT64_FORMAT " has placed too many orders: try again in %.1f s",
-						req->member_id, os_rate_retry_after(left, os_order_rate_per_min)),
+						req->member_id, os_rate_retry_after(a.left, os_order_rate_per_min)),
 				 errdetail("At most %d orders at once and %d a minute after that.",
 						   os_order_burst, os_order_rate_per_min)));
 }
@@ -338,27 +338,62 @@ reserve_elsewhere(os_line *line, int16 *bucket)
 	return currency;
 }
 
+/*
+ * Reserve a line from its product row, as
+ *   UPDATE product SET stock_available = stock_available - q,
+ *     stock_reserved = stock_reserved + q
+ *   WHERE id = p AND active AND stock_available >= q AND flash_buckets = 0
+ *   RETURNING price, currency
+ * would (rows.c): a row that fails the test is neither locked nor written.
+ */
+typedef struct reserve_arg
+{
+	int64		quantity;
+	int64		price;
+	char	   *currency;
+} reserve_arg;
+
+static bool
+reserve_from_row(Datum *cols, bool *nulls, void *arg)
+{
+	reserve_arg *a = arg;
+	int64		available = DatumGetInt64(cols[1]);
+	int64		reserved;
+
+	if (!DatumGetBool(cols[0]) || available < a->quantity || DatumGetInt16(cols[3]) != 0)
+		return false;
+	if (pg_add_s64_overflow(DatumGetInt64(cols[2]), a->quantity, &reserved))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("bigint out of range")));
+	cols[1] = Int64GetDatum(available - a->quantity);
+	cols[2] = Int64GetDatum(reserved);
+	a->price = DatumGetInt64(cols[4]);
+	a->currency = TextDatumGetCString(cols[5]);
+	return true;
+}
+
 /* Reserve every line in product order; returns the order's currency. */
 static char *
 reserve_lines(place_request *req)
 {
 	os_line    *lines = req->lines;
 	char	   *currency = NULL;
+	os_rows		w;
 
 	req->buckets = palloc(sizeof(int16) * req->nlines);
 	req->any_bucket = false;
+	os_rows_begin(&w);
 	for (int i = 0; i < req->nlines; i++)
 	{
-		Datum		values[2];
+		reserve_arg a = {lines[i].quantity, 0, NULL};
 		char	   *cur;
 
-		values[0] = Int64GetDatum(lines[i].product_id);
-		values[1] = Int64GetDatum(lines[i].quantity);
 		req->buckets[i] = -1;
-		if (os_exec(&reserve_stock, values, NULL, 1) > 0)
+		if (os_rows_update(&w, OS_PRODUCT, lines[i].product_id, reserve_from_row, &a))
 		{
-			lines[i].unit_price = os_getint64(0, 1);
-			cur = os_getstr(0, 2);
+			lines[i].unit_price = a.price;
+			cur = a.currency;
 		}
 		else
 		{
@@ -371,6 +406,7 @@ reserve_lines(place_request *req)
 					 lines[i].product_id, cur, currency);
 		currency = cur;
 	}
+	os_rows_end(&w);
 	return currency;
 }
 

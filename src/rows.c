@@ -19,15 +19,29 @@
  * Statement-level INSERT triggers do not fire (the extension's tables have
  * none).
  *
+ * A product's stock and a member's order tokens are updated the same way
+ * (os_rows_update): the row of the key is found by its primary key under a
+ * new snapshot, tested, locked (following its update chain under READ
+ * COMMITTED and tested again when it moved on, as an UPDATE's EvalPlanQual
+ * would; a serialization failure under REPEATABLE READ and SERIALIZABLE)
+ * and written by ExecSimpleRelationUpdate: privileges for SELECT and
+ * UPDATE, domains of the changed columns, CHECK constraints, row triggers.
+ * A row that fails the test before the lock is not locked, as an UPDATE
+ * whose WHERE clause it fails would not lock it.
+ *
  * Per table the backend keeps the supplied columns' numbers, their domains
  * and the compiled defaults, built on first use; a relcache invalidation of
  * the table (or of all) drops them, and they are built again.
  */
 #include "order_system.h"
 
+#include "access/genam.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -41,6 +55,8 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 
 #define MAX_ATTS 24
 
@@ -48,6 +64,7 @@ typedef struct column_spec
 {
 	const char *name;
 	Oid			type;			/* the value's type: the column's base type */
+	bool		updated;		/* os_rows_update may change it */
 } column_spec;
 
 typedef struct table_cache
@@ -58,8 +75,11 @@ typedef struct table_cache
 	MemoryContext cxt;
 	Bitmapset  *inserted;		/* the supplied columns, for the privilege
 								 * check */
+	Bitmapset  *updated;		/* the columns os_rows_update may change */
 	void	   *domain_extra[MAX_ATTS];
 	ExprState  *def_expr[MAX_ATTS];
+	AclMode		perms;			/* ACL_INSERT, or ACL_SELECT | ACL_UPDATE */
+	Oid			pkey;			/* the primary key's index */
 	int			ncolumns;
 	Oid			relid;
 	int			ndefaults;
@@ -69,38 +89,55 @@ typedef struct table_cache
 	bool		valid;
 } table_cache;
 
-/* The columns each caller supplies, in the order of its values. */
+/*
+ * The columns each caller supplies (inserts) or tests and changes (updates),
+ * in the order of its values.
+ */
+#define COL(name, type) {(name), (type), false}
+#define CHANGED(name, type) {(name), (type), true}
 static const column_spec orders_columns[] = {
-	{"id", INT8OID}, {"member_id", INT8OID}, {"status", TEXTOID}, {"currency", TEXTOID},
-	{"total_amount", INT8OID}, {"payment_method", TEXTOID}, {"idempotency_key", TEXTOID},
-	{"request_fingerprint", INT8OID}
+	COL("id", INT8OID), COL("member_id", INT8OID), COL("status", TEXTOID), COL("currency", TEXTOID),
+	COL("total_amount", INT8OID), COL("payment_method", TEXTOID), COL("idempotency_key", TEXTOID),
+	COL("request_fingerprint", INT8OID)
 };
 static const column_spec order_line_columns[] = {
-	{"order_id", INT8OID}, {"product_id", INT8OID}, {"quantity", INT8OID},
-	{"unit_price", INT8OID}, {"amount", INT8OID}, {"bucket", INT2OID}
+	COL("order_id", INT8OID), COL("product_id", INT8OID), COL("quantity", INT8OID),
+	COL("unit_price", INT8OID), COL("amount", INT8OID), COL("bucket", INT2OID)
 };
 static const column_spec payment_columns[] = {
-	{"id", INT8OID}, {"order_id", INT8OID}, {"method", TEXTOID}, {"amount", INT8OID},
-	{"points_amount", INT8OID}, {"external_amount", INT8OID}, {"status", TEXTOID},
-	{"reference", TEXTOID}, {"expires_at", TIMESTAMPTZOID}
+	COL("id", INT8OID), COL("order_id", INT8OID), COL("method", TEXTOID), COL("amount", INT8OID),
+	COL("points_amount", INT8OID), COL("external_amount", INT8OID), COL("status", TEXTOID),
+	COL("reference", TEXTOID), COL("expires_at", TIMESTAMPTZOID)
 };
 static const column_spec outbox_columns[] = {
-	{"event_type", TEXTOID}, {"aggregate_type", TEXTOID}, {"aggregate_id", INT8OID},
-	{"payload", JSONOID}
+	COL("event_type", TEXTOID), COL("aggregate_type", TEXTOID), COL("aggregate_id", INT8OID),
+	COL("payload", JSONOID)
+};
+static const column_spec product_columns[] = {
+	COL("active", BOOLOID), CHANGED("stock_available", INT8OID), CHANGED("stock_reserved", INT8OID),
+	COL("flash_buckets", INT2OID), COL("price", INT8OID), COL("currency", TEXTOID)
+};
+static const column_spec member_columns[] = {
+	CHANGED("rate_tokens", FLOAT8OID), CHANGED("rate_at", TIMESTAMPTZOID)
 };
 
-#define TABLE(name, cols) {.relname = (name), .columns = (cols), .ncolumns = lengthof(cols)}
+#define TABLE(name, cols, acl) \
+	{.relname = (name), .columns = (cols), .ncolumns = lengthof(cols), .perms = (acl)}
 static table_cache tables[OS_NTABLES] = {
-	[OS_ORDERS] = TABLE("orders", orders_columns),
-	[OS_ORDER_LINE] = TABLE("order_line", order_line_columns),
-	[OS_PAYMENT] = TABLE("payment", payment_columns),
-	[OS_OUTBOX] = TABLE("outbox", outbox_columns),
+	[OS_ORDERS] = TABLE("orders", orders_columns, ACL_INSERT),
+	[OS_ORDER_LINE] = TABLE("order_line", order_line_columns, ACL_INSERT),
+	[OS_PAYMENT] = TABLE("payment", payment_columns, ACL_INSERT),
+	[OS_OUTBOX] = TABLE("outbox", outbox_columns, ACL_INSERT),
+	[OS_PRODUCT] = TABLE("product", product_columns, ACL_SELECT | ACL_UPDATE),
+	[OS_MEMBER] = TABLE("member", member_columns, ACL_SELECT | ACL_UPDATE),
 };
 
 StaticAssertDecl(lengthof(orders_columns) == OS_ORDERS_NCOLS, "orders columns");
 StaticAssertDecl(lengthof(order_line_columns) == OS_ORDER_LINE_NCOLS, "order_line columns");
 StaticAssertDecl(lengthof(payment_columns) == OS_PAYMENT_NCOLS, "payment columns");
 StaticAssertDecl(lengthof(outbox_columns) == OS_OUTBOX_NCOLS, "outbox columns");
+StaticAssertDecl(lengthof(product_columns) == OS_PRODUCT_NCOLS, "product columns");
+StaticAssertDecl(lengthof(member_columns) == OS_MEMBER_NCOLS, "member columns");
 
 static bool callback_registered = false;
 
@@ -140,7 +177,9 @@ build(table_cache *c, Relation rel)
 	MemoryContextReset(c->cxt);
 	c->valid = true;			/* an invalidation from here on rebuilds */
 	c->inserted = NULL;
+	c->updated = NULL;
 	c->ndefaults = 0;
+	c->pkey = RelationGetPrimaryKeyIndex(rel);
 	if (desc->natts > MAX_ATTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -168,8 +207,10 @@ build(table_cache *c, Relation rel)
 		c->domain_extra[i] = NULL;
 		supplied[n] = true;
 		c->inserted = bms_add_member(c->inserted, n - FirstLowInvalidHeapAttributeNumber);
+		if (c->columns[i].updated)
+			c->updated = bms_add_member(c->updated, n - FirstLowInvalidHeapAttributeNumber);
 	}
-	for (int n = 1; n <= desc->natts; n++)
+	for (int n = 1; n <= desc->natts && (c->perms & ACL_INSERT); n++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, n - 1);
 		Node	   *def;
@@ -195,6 +236,8 @@ os_rows_begin(os_rows *w)
 		CacheRegisterRelcacheCallback(invalidate, (Datum) 0);
 		callback_registered = true;
 	}
+	/* see what the statements before wrote, as the next statement would */
+	CommandCounterIncrement();
 	w->estate = CreateExecutorState();
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	AfterTriggerBeginQuery();
@@ -216,7 +259,16 @@ open_table(os_rows *w, os_table_id t)
 	if (!c->valid || RelationGetRelid(rel) != c->relid)
 	{
 		c->relid = RelationGetRelid(rel);
-		build(c, rel);
+		PG_TRY();
+		{
+			build(c, rel);
+		}
+		PG_CATCH();
+		{
+			c->valid = false;	/* never use a half-built cache */
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 	}
 	if (check_enable_rls(c->relid, InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR,
@@ -231,8 +283,14 @@ open_table(os_rows *w, os_table_id t)
 	rte->relid = c->relid;
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-	rte->requiredPerms = ACL_INSERT;
-	rte->insertedCols = bms_copy(c->inserted);
+	rte->requiredPerms = c->perms;
+	if (c->perms & ACL_INSERT)
+		rte->insertedCols = bms_copy(c->inserted);
+	else
+	{
+		rte->selectedCols = bms_copy(c->inserted);
+		rte->updatedCols = bms_copy(c->updated);
+	}
 	ExecCheckRTPerms(list_make1(rte), true);
 	w->rtable = lappend(w->rtable, rte);
 	w->estate->es_range_table = w->rtable;
@@ -244,6 +302,20 @@ open_table(os_rows *w, os_table_id t)
 		lappend(w->estate->es_opened_result_relations, rri);
 	ExecOpenIndices(rri, false);
 	w->slot[t] = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel), &TTSOpsVirtual);
+	if (!(c->perms & ACL_INSERT))
+	{
+		if (!OidIsValid(c->pkey))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("relation \"order_system.%s\" has no primary key", c->relname)));
+		w->found[t] = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel),
+											 table_slot_callbacks(rel));
+		if (!w->epq_ready)
+		{
+			EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+			w->epq_ready = true;
+		}
+	}
 	MemoryContextSwitchTo(old);
 	w->rri[t] = rri;
 	return rri;
@@ -277,6 +349,7 @@ os_rows_insert(os_rows *w, os_table_id t, const Datum *values, const bool *nulls
 															&slot->tts_isnull[n - 1]);
 	}
 	ExecStoreVirtualTuple(slot);
+	w->estate->es_output_cid = GetCurrentCommandId(true);
 	ExecSimpleRelationInsert(rri, w->estate, slot);
 	ResetPerTupleExprContext(w->estate);
 }
@@ -285,6 +358,8 @@ void
 os_rows_end(os_rows *w)
 {
 	AfterTriggerEndQuery(w->estate);
+	if (w->epq_ready)
+		EvalPlanQualEnd(&w->epq);
 	/* the indexes, and tables the triggers opened */
 	ExecCloseResultRelations(w->estate);
 	for (int t = 0; t < OS_NTABLES; t++)
@@ -293,4 +368,154 @@ os_rows_end(os_rows *w)
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	FreeExecutorState(w->estate);
 	w->estate = NULL;
+}
+
+/* The row of key (an int8 primary key) that snap sees, into slot. */
+static bool
+fetch_by_key(os_rows *w, os_table_id t, Snapshot snap, int64 key, TupleTableSlot *slot)
+{
+	ResultRelInfo *rri = w->rri[t];
+	Relation	index = NULL;
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	bool		found;
+
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+		if (RelationGetRelid(rri->ri_IndexRelationDescs[i]) == tables[t].pkey)
+			index = rri->ri_IndexRelationDescs[i];
+	if (index == NULL)
+		elog(ERROR, "primary key index of order_system.%s not open", tables[t].relname);
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+	scan = index_beginscan(rri->ri_RelationDesc, index, snap, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	return found;
+}
+
+/* The columns of os_rows_update's callback, from slot. */
+static void
+columns_of(const table_cache *c, TupleTableSlot *slot, Datum *cols, bool *nulls)
+{
+	slot_getallattrs(slot);
+	for (int i = 0; i < c->ncolumns; i++)
+	{
+		cols[i] = slot->tts_values[c->attnum[i] - 1];
+		nulls[i] = slot->tts_isnull[c->attnum[i] - 1];
+	}
+}
+
+bool
+os_rows_update(os_rows *w, os_table_id t, int64 key, os_row_change change, void *arg)
+{
+	table_cache *c = &tables[t];
+	ResultRelInfo *rri = open_table(w, t);
+	TupleTableSlot *found = w->found[t];
+	TupleTableSlot *slot = w->slot[t];
+	Datum		cols[MAX_ATTS];
+	bool		nulls[MAX_ATTS];
+	Datum		before[MAX_ATTS];
+	Snapshot	snap;
+	TM_FailureData tmfd;
+	TM_Result	res;
+	int			flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
+	int			natts = slot->tts_tupleDescriptor->natts;
+
+	Assert(!(c->perms & ACL_INSERT));
+	/* as a statement of its own: see what came before, under a new snapshot */
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+	ExecClearTuple(found);
+	if (!fetch_by_key(w, t, snap, key, found))
+	{
+		UnregisterSnapshot(snap);
+		return false;
+	}
+	columns_of(c, found, cols, nulls);
+	if (!change(cols, nulls, arg))
+	{
+		UnregisterSnapshot(snap);
+		return false;
+	}
+
+	if (!IsolationUsesXactSnapshot())
+		flags |= TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
+	res = table_tuple_lock(rri->ri_RelationDesc, &found->tts_tid, snap, found,
+						   GetCurrentCommandId(true), LockTupleNoKeyExclusive,
+						   LockWaitBlock, flags, &tmfd);
+	switch (res)
+	{
+		case TM_Ok:
+			break;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			UnregisterSnapshot(snap);
+			return false;
+		case TM_Updated:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+			elog(ERROR, "unexpected table_tuple_lock status: %u", res);
+			break;
+		default:
+			/* TM_SelfModified: nothing here writes a row twice in one command */
+			elog(ERROR, "unexpected table_tuple_lock status: %u", res);
+			break;
+	}
+	if (tmfd.traversed)
+	{
+		/* a newer version, committed meanwhile: test it instead */
+		columns_of(c, found, cols, nulls);
+		if (!change(cols, nulls, arg))
+		{
+			UnregisterSnapshot(snap);
+			return false;
+		}
+	}
+
+	/* the locked row with the callback's changes (tts_tid: not written yet) */
+	ExecClearTuple(slot);
+	ItemPointerSetInvalid(&slot->tts_tid);
+	slot_getallattrs(found);
+	memcpy(slot->tts_values, found->tts_values, sizeof(Datum) * natts);
+	memcpy(slot->tts_isnull, found->tts_isnull, sizeof(bool) * natts);
+	for (int i = 0; i < c->ncolumns; i++)
+	{
+		AttrNumber	n = c->attnum[i];
+
+		before[i] = slot->tts_values[n - 1];
+		if (!c->columns[i].updated)
+			continue;
+		if (OidIsValid(c->domain[i]) &&
+			(nulls[i] != slot->tts_isnull[n - 1] || cols[i] != before[i]))
+			domain_check(cols[i], nulls[i], c->domain[i], &c->domain_extra[i], c->cxt);
+		slot->tts_values[n - 1] = cols[i];
+		slot->tts_isnull[n - 1] = nulls[i];
+	}
+	ExecStoreVirtualTuple(slot);
+	w->estate->es_snapshot = snap;
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	ExecSimpleRelationUpdate(rri, w->estate, &w->epq, found, slot);
+	w->estate->es_snapshot = InvalidSnapshot;
+	ResetPerTupleExprContext(w->estate);
+	UnregisterSnapshot(snap);
+	/* the new version's place, unless a BEFORE trigger skipped the row */
+	return ItemPointerIsValid(&slot->tts_tid);
+}
+
+/* nextval of the extension's sequence seq, as nextval('order_system.seq'). */
+int64
+os_rows_nextval(const char *seq)
+{
+	Oid			relid = get_relname_relid(seq, get_namespace_oid("order_system", false));
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"order_system.%s\" does not exist", seq)));
+	return nextval_internal(relid, true);
 }
