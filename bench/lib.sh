@@ -97,13 +97,24 @@ proc_cpu_diff() {
 		{ printf "%s\t%.1f\n", $1, ($2 - a[$1]) / (n > 0 ? n : 1) }' "$1" "$2"
 }
 
-# measure NAME CLIENTS PGBENCH-ARGS...: one pgbench run of $secs seconds;
-# appends to raw.tsv: name clients tps p50 p99 p99.9 (ms, from the
-# per-transaction log) WAL-bytes/tx server-CPU-us/tx.
+# settle: start a measurement from the same state as every other: a
+# checkpoint, and the kernel's dirty pages written out.  Otherwise a run
+# pays for the writes of the runs before it: its WAL flushes queue behind
+# their data pages' writeback, and the run right after a restart (whose
+# shutdown checkpoint wrote everything) came out up to a fifth faster than
+# the same workload earlier in its round.
+settle() {
+	q "CHECKPOINT" && sync
+}
+
+# measure NAME CLIENTS PGBENCH-ARGS...: one pgbench run of $secs seconds,
+# after settle; appends to raw.tsv: name clients tps p50 p99 p99.9 (ms, from
+# the per-transaction log) WAL-bytes/tx server-CPU-us/tx.
 measure() {
 	local name=$1 clients=$2; shift 2
 	local log="$out/$name-c$clients.log" dir="$out/txlog-$name-c$clients" tps n lat wal0 wal1 cpu0 cpu1
 	mkdir -p "$dir"
+	settle
 	wal0=$(q "SELECT pg_current_wal_lsn()")
 	cpu0=$(server_cpu_us)
 	(cd "$dir" && pgbench -n -M prepared -j 2 -c "$clients" -T "$secs" -l "$@" bench) >"$log" 2>&1 ||
