@@ -54,7 +54,7 @@ static bool callback_registered = false;
 
 static char *notify_database = NULL;
 static int	notify_interval_ms = 5;
-static int	prune_interval_s = 60;
+static int	prune_interval_s = 1;
 
 static shmem_request_hook_type prev_shmem_request = NULL;
 static shmem_startup_hook_type prev_shmem_startup = NULL;
@@ -171,7 +171,7 @@ os_notifier_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("order_system.prune_interval",
 							"How often the notifier prunes acknowledged events (0: never).",
-							NULL, &prune_interval_s, 60, 0, 86400,
+							NULL, &prune_interval_s, 1, 0, 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	if (!process_shared_preload_libraries_in_progress)
 		return;
