@@ -384,7 +384,9 @@ fetch_by_key(os_rows *w, os_table_id t, Snapshot snap, int64 key, TupleTableSlot
 		if (RelationGetRelid(rri->ri_IndexRelationDescs[i]) == tables[t].pkey)
 			index = rri->ri_IndexRelationDescs[i];
 	if (index == NULL)
-		elog(ERROR, "primary key index of order_system.%s not open", tables[t].relname);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("primary key index of order_system.%s not open", tables[t].relname)));
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
 	scan = index_beginscan(rri->ri_RelationDesc, index, snap, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
@@ -414,7 +416,6 @@ os_rows_update(os_rows *w, os_table_id t, int64 key, os_row_change change, void 
 	TupleTableSlot *slot = w->slot[t];
 	Datum		cols[MAX_ATTS];
 	bool		nulls[MAX_ATTS];
-	Datum		before[MAX_ATTS];
 	Snapshot	snap;
 	TM_FailureData tmfd;
 	TM_Result	res;
@@ -459,11 +460,15 @@ os_rows_update(os_rows *w, os_table_id t, int64 key, os_row_change change, void 
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 						 errmsg("could not serialize access due to concurrent update")));
-			elog(ERROR, "unexpected table_tuple_lock status: %u", res);
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("unexpected table_tuple_lock status: %u", res)));
 			break;
 		default:
 			/* TM_SelfModified: nothing here writes a row twice in one command */
-			elog(ERROR, "unexpected table_tuple_lock status: %u", res);
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("unexpected table_tuple_lock status: %u", res)));
 			break;
 	}
 	if (tmfd.traversed)
@@ -487,11 +492,10 @@ os_rows_update(os_rows *w, os_table_id t, int64 key, os_row_change change, void 
 	{
 		AttrNumber	n = c->attnum[i];
 
-		before[i] = slot->tts_values[n - 1];
 		if (!c->columns[i].updated)
 			continue;
 		if (OidIsValid(c->domain[i]) &&
-			(nulls[i] != slot->tts_isnull[n - 1] || cols[i] != before[i]))
+			(nulls[i] != slot->tts_isnull[n - 1] || cols[i] != slot->tts_values[n - 1]))
 			domain_check(cols[i], nulls[i], c->domain[i], &c->domain_extra[i], c->cxt);
 		slot->tts_values[n - 1] = cols[i];
 		slot->tts_isnull[n - 1] = nulls[i];
