@@ -107,6 +107,20 @@ settle() {
 	q "CHECKPOINT" && sync
 }
 
+# fresh_outbox: prune every event so far and vacuum the outbox, so that
+# both runs of a delivery on/off pair start from the same empty table.
+# Without it the delivery-off run left its whole backlog (no consumer, so
+# nothing was pruned), and the notifier's first prune after the drain
+# registered deleted all of it while the pair's -N ran, leaving the
+# delivery-on run the dead rows and autovacuum.  A consumer registered now
+# has acknowledged every committed event: prune_outbox() deletes them.
+fresh_outbox() {
+	q "SELECT order_system.register_consumer('bench_reset')" >/dev/null &&
+		q "SELECT order_system.prune_outbox()" >/dev/null &&
+		q "SELECT order_system.unregister_consumer('bench_reset')" >/dev/null &&
+		q "VACUUM order_system.outbox" || os_die "could not empty the outbox"
+}
+
 # measure NAME CLIENTS PGBENCH-ARGS...: one pgbench run of $secs seconds,
 # after settle; appends to raw.tsv: name clients tps p50 p99 p99.9 (ms, from
 # the per-transaction log) WAL-bytes/tx server-CPU-us/tx.
