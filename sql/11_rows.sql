@@ -95,6 +95,27 @@ SELECT regress.try(format($$SELECT order_id FROM order_system.place_order(%s,
 ALTER DOMAIN order_system.payment_status DROP CONSTRAINT not_pending;
 SELECT regress.counts() = :'before' AS nothing_written;
 
+-- CHECK constraints are planned once per session and table: one added
+-- now refuses the next order (the line's, inserted; the product's, on the
+-- stock update), and once dropped, orders go through again.
+ALTER TABLE order_system.order_line ADD CONSTRAINT at_most_two CHECK (quantity <= 2) NOT VALID;
+SELECT regress.try(format($$SELECT order_id FROM order_system.place_order(%s,
+	'[{"product_id": %s, "quantity": 3}]', 'card')$$, :m, :p)) AS refused_by_line_check;
+SELECT order_id IS NOT NULL AS two_allowed FROM order_system.place_order(:m,
+	format('[{"product_id": %s, "quantity": 2}]', :p)::jsonb, 'card');
+ALTER TABLE order_system.order_line DROP CONSTRAINT at_most_two;
+SELECT regress.counts() AS before \gset
+SELECT stock_reserved AS reserved FROM order_system.product WHERE id = :p \gset
+ALTER TABLE order_system.product ADD CONSTRAINT keep_some
+	CHECK (stock_reserved < :reserved + 5) NOT VALID;
+SELECT regress.try(format($$SELECT order_id FROM order_system.place_order(%s,
+	'[{"product_id": %s, "quantity": 5}]', 'card')$$, :m, :p)) AS refused_by_product_check;
+SELECT regress.counts() = :'before' AS nothing_written;
+ALTER TABLE order_system.product DROP CONSTRAINT keep_some;
+SELECT order_id IS NOT NULL AS three_allowed FROM order_system.place_order(:m,
+	format('[{"product_id": %s, "quantity": 3}]', :p)::jsonb, 'card');
+SELECT regress.counts() AS before \gset
+
 -- A column the writer supplies was renamed: a clear error, no write.
 ALTER TABLE order_system.outbox RENAME COLUMN aggregate_id TO aggregate_key;
 SELECT regress.try(format($$SELECT order_id FROM order_system.place_order(%s,

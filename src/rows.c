@@ -29,9 +29,11 @@
  * A row that fails the test before the lock is not locked, as an UPDATE
  * whose WHERE clause it fails would not lock it.
  *
- * Per table the backend keeps the supplied columns' numbers, their domains
- * and the compiled defaults, built on first use; a relcache invalidation of
- * the table (or of all) drops them, and they are built again.
+ * Per table the backend keeps the supplied columns' numbers, their domains,
+ * the compiled defaults and the planned CHECK constraints (which the
+ * executor would otherwise plan again for every batch), built on first
+ * use; a relcache invalidation of the table (or of all) drops them, and
+ * they are built again.
  */
 #include "order_system.h"
 
@@ -78,11 +80,13 @@ typedef struct table_cache
 	Bitmapset  *updated;		/* the columns os_rows_update may change */
 	void	   *domain_extra[MAX_ATTS];
 	ExprState  *def_expr[MAX_ATTS];
+	Expr	  **check;			/* the table's CHECK constraints, planned */
 	AclMode		perms;			/* ACL_INSERT, or ACL_SELECT | ACL_UPDATE */
 	Oid			pkey;			/* the primary key's index */
 	int			ncolumns;
 	Oid			relid;
 	int			ndefaults;
+	int			ncheck;
 	Oid			domain[MAX_ATTS];	/* columns[i]'s domain, or InvalidOid */
 	AttrNumber	attnum[MAX_ATTS];	/* of columns[i] */
 	AttrNumber	def_attnum[MAX_ATTS];	/* the column of def_expr[i] */
@@ -171,14 +175,21 @@ build(table_cache *c, Relation rel)
 	MemoryContext old;
 	bool		supplied[MAX_ATTS + 1] = {false};
 
-	if (c->cxt == NULL)
-		c->cxt = AllocSetContextCreate(CacheMemoryContext, "order_system row writer",
-									   ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(c->cxt);
+	/*
+	 * A batch of this transaction may still be using the old one (a trigger
+	 * fired by its rows wrote rows of its own after an invalidation): it goes
+	 * when the transaction ends.
+	 */
+	if (c->cxt != NULL)
+		MemoryContextSetParent(c->cxt, TopTransactionContext);
+	c->cxt = AllocSetContextCreate(CacheMemoryContext, "order_system row writer",
+								   ALLOCSET_SMALL_SIZES);
 	c->valid = true;			/* an invalidation from here on rebuilds */
 	c->inserted = NULL;
 	c->updated = NULL;
 	c->ndefaults = 0;
+	c->ncheck = 0;
+	c->check = NULL;
 	c->pkey = RelationGetPrimaryKeyIndex(rel);
 	if (desc->natts > MAX_ATTS)
 		ereport(ERROR,
@@ -223,6 +234,20 @@ build(table_cache *c, Relation rel)
 		c->def_attnum[c->ndefaults] = n;
 		c->def_expr[c->ndefaults] = ExecInitExpr(expression_planner((Expr *) def), NULL);
 		c->ndefaults++;
+	}
+
+	/*
+	 * The CHECK constraints planned, as ExecRelCheck would plan them for
+	 * every batch.  Each batch still compiles its own ExprStates
+	 * (open_table): a whole-row Var keeps state in the executor's memory of
+	 * the batch.
+	 */
+	if (desc->constr != NULL && desc->constr->num_check > 0)
+	{
+		c->check = palloc(sizeof(Expr *) * desc->constr->num_check);
+		for (int i = 0; i < desc->constr->num_check; i++)
+			c->check[i] = expression_planner(stringToNode(desc->constr->check[i].ccbin));
+		c->ncheck = desc->constr->num_check;
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -297,6 +322,13 @@ open_table(os_rows *w, os_table_id t)
 
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, rel, list_length(w->rtable), NULL, 0);
+	Assert(c->ncheck == (rel->rd_att->constr ? rel->rd_att->constr->num_check : 0));
+	if (c->ncheck > 0)
+	{
+		rri->ri_ConstraintExprs = palloc(sizeof(ExprState *) * c->ncheck);
+		for (int i = 0; i < c->ncheck; i++)
+			rri->ri_ConstraintExprs[i] = ExecInitExpr(c->check[i], NULL);
+	}
 	/* where the after-trigger code looks for the table's ResultRelInfo */
 	w->estate->es_opened_result_relations =
 		lappend(w->estate->es_opened_result_relations, rri);
