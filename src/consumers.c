@@ -16,6 +16,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "executor/tstoreReceiver.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
@@ -30,16 +31,19 @@ static os_stmt lock_consumer = OS_STMT(
 									   " WHERE name = $1 FOR UPDATE",
 									   1, TEXTOID);
 
-/* The events committed after $1 and visible in $2. */
+/*
+ * The events committed after $1 and visible in $2, as next_batch returns
+ * them (batch $3): the rows go straight into its result.
+ */
 static os_stmt batch_events = OS_STMT_GENERIC(
-											  "SELECT e.id, e.tx_id, e.event_type, e.aggregate_type, e.aggregate_id, e.payload,"
+											  "SELECT $3, e.id, e.tx_id, e.event_type, e.aggregate_type, e.aggregate_id, e.payload,"
 											  " e.created_at FROM order_system.outbox e"
 											  " WHERE e.tx_id >= pg_catalog.pg_snapshot_xmin($1)"
 											  " AND e.tx_id < pg_catalog.pg_snapshot_xmax($2)"
 											  " AND NOT pg_catalog.pg_visible_in_snapshot(e.tx_id, $1)"
 											  " AND pg_catalog.pg_visible_in_snapshot(e.tx_id, $2)"
 											  " ORDER BY e.id",
-											  2, PG_SNAPSHOTOID, PG_SNAPSHOTOID);
+											  3, PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID);
 
 /* The consumer's position and open batch ($3 NULL: none), acknowledged now if $5. */
 static os_stmt set_position = OS_STMT(
@@ -187,8 +191,9 @@ os_next_batch(PG_FUNCTION_ARGS)
 	consumer_row c;
 	bool		acked = false;
 	bool		replay;
-	Datum		range[2];
-	int			n;
+	Datum		args[3];
+	DestReceiver *dest;
+	int64		n;
 
 	if (PG_ARGISNULL(0))
 		os_error(OS_ERR_NULL_VALUE, "consumer must not be null");
@@ -199,28 +204,24 @@ os_next_batch(PG_FUNCTION_ARGS)
 	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
 		acked = ack_open_batch(name, &c, PG_GETARG_INT64(1));
 	replay = c.batch_snapshot != (Datum) 0;
-	range[0] = c.last_snapshot;
+	args[0] = c.last_snapshot;
 	/* the cut comes after the lock: never older than an acknowledgement */
-	range[1] = replay ? c.batch_snapshot : cut_snapshot();
-	n = os_exec(&batch_events, range, NULL, 0);
-	for (int i = 0; i < n; i++)
-	{
-		Datum		row[8];
-		bool		nulls[8] = {false};
-
-		row[0] = Int64GetDatum(replay ? c.batch_id : c.batch_id + 1);
-		for (int col = 1; col <= 7; col++)
-			row[col] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, col, &nulls[col]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
-	}
+	args[1] = replay ? c.batch_snapshot : cut_snapshot();
+	args[2] = Int64GetDatum(replay ? c.batch_id : c.batch_id + 1);
+	dest = CreateDestReceiver(DestTuplestore);
+	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
+									rsinfo->econtext->ecxt_per_query_memory, false, NULL, NULL);
+	os_exec_to(&batch_events, args, dest);
+	dest->rDestroy(dest);
+	n = tuplestore_tuple_count(rsinfo->setResult);
 	if (!replay && n > 0)
 	{
-		c.batch_snapshot = range[1];
+		c.batch_snapshot = args[1];
 		c.batch_id++;
 	}
 	else if (!replay)
 	{
-		c.last_snapshot = range[1];
+		c.last_snapshot = args[1];
 		acked = true;
 	}
 	if (!replay || acked)

@@ -63,6 +63,7 @@ typedef struct os_stmt
 	{(sql), (nargs), {__VA_ARGS__}, NULL, CURSOR_OPT_GENERIC_PLAN}
 
 extern int	os_exec(os_stmt *stmt, Datum *values, const char *nulls, long count);
+extern void os_exec_to(os_stmt *stmt, const Datum *values, DestReceiver *dest);
 extern Datum os_getattr(int row, int col, bool *isnull);
 extern int64 os_getint64(int row, int col);
 extern char *os_getstr(int row, int col);

@@ -13,6 +13,7 @@
 #include "access/table.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "nodes/params.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -111,6 +112,38 @@ os_exec(os_stmt *stmt, Datum *values, const char *nulls, long count)
 				 errmsg_internal("SPI_execute_plan failed (%s) for \"%s\"",
 								 SPI_result_code_string(rc), stmt->sql)));
 	return (int) SPI_processed;
+}
+
+/*
+ * Execute with every argument not null, sending the rows to dest instead of
+ * SPI_tuptable (a set-returning function's tuplestore takes them without a
+ * copy in between).
+ */
+void
+os_exec_to(os_stmt *stmt, const Datum *values, DestReceiver *dest)
+{
+	SPIPlanPtr	plan;
+	ParamListInfo params = makeParamList(stmt->nargs);
+	SPIExecuteOptions options = {0};
+	int			rc;
+
+	check_installed_version();
+	plan = stmt_plan(stmt);
+	for (int i = 0; i < stmt->nargs; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = stmt->argtypes[i];
+	}
+	options.params = params;
+	options.dest = dest;
+	rc = SPI_execute_plan_extended(plan, &options);
+	if (rc < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("SPI_execute_plan_extended failed (%s) for \"%s\"",
+								 SPI_result_code_string(rc), stmt->sql)));
 }
 
 Datum
