@@ -97,14 +97,17 @@ proc_cpu_diff() {
 		{ printf "%s\t%.1f\n", $1, ($2 - a[$1]) / (n > 0 ? n : 1) }' "$1" "$2"
 }
 
-# settle: start a measurement from the same state as every other: a
-# checkpoint, and the kernel's dirty pages written out.  Otherwise a run
-# pays for the writes of the runs before it: its WAL flushes queue behind
-# their data pages' writeback, and the run right after a restart (whose
-# shutdown checkpoint wrote everything) came out up to a fifth faster than
-# the same workload earlier in its round.
+# settle: start a measurement from the same state as every other: the
+# tables vacuumed and analysed, a checkpoint, and the kernel's dirty pages
+# written out.  Otherwise a run pays for the writes of the runs before it:
+# its WAL flushes queue behind their data pages' writeback (the run right
+# after a restart, whose shutdown checkpoint wrote everything, came out up
+# to a fifth faster than the same workload earlier in its round), and
+# autovacuum works off the previous run's inserts during it (in each round
+# the delivery-on run came right after the delivery-off run's 200k orders,
+# and the order tables' insert-driven vacuums landed in it).
 settle() {
-	q "CHECKPOINT" && sync
+	q "VACUUM (ANALYZE)" && q "CHECKPOINT" && sync
 }
 
 # fresh_outbox: prune every event so far and vacuum the outbox, so that
