@@ -257,6 +257,32 @@ SELECT regress.try($$SELECT order_system.next_batch('folded', 3)$$) AS not_cut_y
 SELECT last_snapshot::text = :'folded_pos' AS unchanged, batch_id FROM order_system.consumer WHERE name = 'folded';
 SELECT order_system.unregister_consumer('folded');
 
+----------------------------------------------------------------- the batch query's plan
+-- next_batch finds a consumer's events by the outbox(tx_id) index whatever
+-- the statistics say: planned again after the outbox was analysed while
+-- empty (emptied here by a TRUNCATE that rolls back), it still does not
+-- read the whole table on every call: both calls scan outbox(tx_id), none
+-- reads the primary key (pg_stat_user_indexes).
+SELECT order_system.register_consumer('scans') AS new;
+SELECT count(*) AS warm FROM order_system.next_batch('scans');
+SELECT pg_stat_force_next_flush();
+SELECT sum(idx_scan) FILTER (WHERE indexrelname = 'outbox_tx_idx') AS tx_before,
+       sum(idx_scan) FILTER (WHERE indexrelname = 'outbox_pkey') AS pkey_before
+  FROM pg_stat_user_indexes WHERE relid = 'order_system.outbox'::regclass \gset
+BEGIN;
+TRUNCATE order_system.outbox;
+ANALYZE order_system.outbox;
+SELECT relpages AS analysed_pages, reltuples AS analysed_rows FROM pg_class WHERE oid = 'order_system.outbox'::regclass;
+SELECT order_id IS NOT NULL AS placed FROM order_system.place_order(:m, format('[{"product_id": %s, "quantity": 1}]', :a)::jsonb, 'card');
+SELECT count(*) AS own_events_not_yet FROM order_system.next_batch('scans');
+SELECT count(*) AS own_events_not_yet FROM order_system.next_batch('scans');
+ROLLBACK;
+SELECT pg_stat_force_next_flush();
+SELECT sum(idx_scan) FILTER (WHERE indexrelname = 'outbox_tx_idx') - :tx_before AS tx_id_scans,
+       sum(idx_scan) FILTER (WHERE indexrelname = 'outbox_pkey') - :pkey_before AS primary_key_scans
+  FROM pg_stat_user_indexes WHERE relid = 'order_system.outbox'::regclass;
+SELECT order_system.unregister_consumer('scans');
+
 ----------------------------------------------------------------- notifier_status
 -- pg_regress does not preload the library: no worker, no counters.
 SELECT * FROM order_system.notifier_status();

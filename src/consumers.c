@@ -19,6 +19,7 @@
 #include "executor/tstoreReceiver.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
@@ -33,7 +34,10 @@ static os_stmt lock_consumer = OS_STMT(
 
 /*
  * The events committed after $1 and visible in $2, as next_batch returns
- * them (batch $3): the rows go straight into its result.
+ * them (batch $3): the rows go straight into its result.  Found by a range
+ * scan on outbox(tx_id), then sorted: "id + 0" keeps the planner from
+ * reading the whole primary key in id order instead, which it prefers
+ * when the outbox was analysed while empty (see os_next_batch).
  */
 static os_stmt batch_events = OS_STMT_GENERIC(
 											  "SELECT $3, e.id, e.tx_id, e.event_type, e.aggregate_type, e.aggregate_id, e.payload,"
@@ -42,7 +46,7 @@ static os_stmt batch_events = OS_STMT_GENERIC(
 											  " AND e.tx_id < pg_catalog.pg_snapshot_xmax($2)"
 											  " AND NOT pg_catalog.pg_visible_in_snapshot(e.tx_id, $1)"
 											  " AND pg_catalog.pg_visible_in_snapshot(e.tx_id, $2)"
-											  " ORDER BY e.id",
+											  " ORDER BY e.id + 0",
 											  3, PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID);
 
 /* The consumer's position and open batch ($3 NULL: none), acknowledged now if $5. */
@@ -194,6 +198,7 @@ os_next_batch(PG_FUNCTION_ARGS)
 	Datum		args[3];
 	DestReceiver *dest;
 	int64		n;
+	int			nestlevel;
 
 	if (PG_ARGISNULL(0))
 		os_error(OS_ERR_NULL_VALUE, "consumer must not be null");
@@ -211,7 +216,20 @@ os_next_batch(PG_FUNCTION_ARGS)
 	dest = CreateDestReceiver(DestTuplestore);
 	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
 									rsinfo->econtext->ecxt_per_query_memory, false, NULL, NULL);
+
+	/*
+	 * The range scan on outbox(tx_id), whatever the statistics said when the
+	 * kept plan was made: an outbox analysed while empty (a new install, or
+	 * pruned to nothing) got a sequential scan, and every wake-up then read
+	 * the whole table as it filled.  No sequential scan, as a function's SET
+	 * clause would say, for the query's planning and run only
+	 * (RI_Initial_Check sets work_mem so).
+	 */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	os_exec_to(&batch_events, args, dest);
+	AtEOXact_GUC(true, nestlevel);
 	dest->rDestroy(dest);
 	n = tuplestore_tuple_count(rsinfo->setResult);
 	if (!replay && n > 0)
