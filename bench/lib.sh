@@ -7,6 +7,23 @@
 
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }	# one value (or rows) of SQL
 
+# bench_settings: the server settings every bench cluster runs with
+# (appended to postgresql.conf by bench/run and bench/delivery).
+bench_settings() {
+	cat <<CONF
+fsync = on
+synchronous_commit = on
+shared_buffers = 512MB
+max_connections = 100
+track_commit_timestamp = on
+order_system.notify_database = 'bench'
+# A few thousand members place thousands of orders a minute here: the
+# per-member rate limit keeps running (its cost is measured) but never refuses.
+order_system.order_rate_limit = 1000000
+order_system.order_burst = 1000000
+CONF
+}
+
 now() { date +%s.%N; }
 
 # poll SECS SQL: repeat SQL every 0.1 s until it returns "t"; false on timeout.

@@ -322,8 +322,13 @@ open_table(os_rows *w, os_table_id t)
 
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, rel, list_length(w->rtable), NULL, 0);
-	Assert(c->ncheck == (rel->rd_att->constr ? rel->rd_att->constr->num_check : 0));
-	if (c->ncheck > 0)
+
+	/*
+	 * The lock held since the cache was built keeps the constraints as they
+	 * were; should they differ anyway, the executor compiles its own.
+	 */
+	if (c->ncheck > 0 && rel->rd_att->constr != NULL &&
+		c->ncheck == rel->rd_att->constr->num_check)
 	{
 		rri->ri_ConstraintExprs = palloc(sizeof(ExprState *) * c->ncheck);
 		for (int i = 0; i < c->ncheck; i++)
