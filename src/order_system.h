@@ -139,7 +139,8 @@ typedef enum os_table_id
 	OS_PRODUCT,					/* updated: active, stock_available*,
 								 * stock_reserved*, flash_buckets, price,
 								 * currency (* may change) */
-	OS_MEMBER,					/* updated: rate_tokens*, rate_at* */
+	OS_MEMBER,					/* updated: rate_tokens*, rate_at*, active */
+	OS_PAYMENT_METHOD,			/* read (text key): handler, enabled */
 	OS_NTABLES
 } os_table_id;
 
@@ -148,7 +149,8 @@ typedef enum os_table_id
 #define OS_PAYMENT_NCOLS 9
 #define OS_OUTBOX_NCOLS 4
 #define OS_PRODUCT_NCOLS 6
-#define OS_MEMBER_NCOLS 2
+#define OS_MEMBER_NCOLS 3
+#define OS_PAYMENT_METHOD_NCOLS 2
 
 /* One batch of writes: an executor state and each table opened once. */
 typedef struct os_rows
@@ -183,6 +185,13 @@ extern void os_rows_insert(os_rows *w, os_table_id t, const Datum *values,
 extern bool os_rows_update(os_rows *w, os_table_id t, int64 key,
 						   os_row_change change, void *arg);
 extern void os_rows_end(os_rows *w);
+
+/*
+ * os_rows_read: SELECT <the table's columns> FROM t WHERE <primary key> =
+ * key, as a statement of its own would see it; the values are copied into
+ * the current memory context.  False when there is no such row.
+ */
+extern bool os_rows_read(os_table_id t, Datum key, Datum *cols, bool *nulls);
 extern int64 os_rows_nextval(const char *seq);
 
 /* --------------------------------------------------------------- orders */

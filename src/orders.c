@@ -65,12 +65,6 @@ static os_stmt find_by_key = OS_STMT(
  * two lookups: the former "VALUES (1) LEFT JOIN both" took two plan nodes
  * more, 6 k instructions an order: bench/callgrind.)
  */
-static os_stmt member_and_method = OS_STMT(
-										   "SELECT m.active, pm.handler::pg_catalog.oid, pm.enabled"
-										   " FROM order_system.member m LEFT JOIN order_system.payment_method pm"
-										   " ON pm.name = $2 WHERE m.id = $1",
-										   2, INT8OID, TEXTOID);
-
 static os_stmt why_not_reserved = OS_STMT(
 										  "SELECT active, stock_available, flash_buckets, price, currency"
 										  " FROM order_system.product WHERE id = $1",
@@ -218,19 +212,20 @@ replay_by_key(const place_request *req, place_result *res)
 static Oid
 check_member_and_method(const place_request *req)
 {
-	Datum		v[2];
-	bool		isnull;
+	Datum		m[OS_MEMBER_NCOLS];
+	Datum		pm[OS_PAYMENT_METHOD_NCOLS];
+	bool		mnull[OS_MEMBER_NCOLS];
+	bool		pmnull[OS_PAYMENT_METHOD_NCOLS];
 
-	v[0] = Int64GetDatum(req->member_id);
-	v[1] = CStringGetTextDatum(req->method);
-	if (os_exec(&member_and_method, v, NULL, 1) == 0)
+	if (!os_rows_read(OS_MEMBER, Int64GetDatum(req->member_id), m, mnull))
 		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", req->member_id);
-	if (!DatumGetBool(os_getattr(0, 1, &isnull)))
+	if (!DatumGetBool(m[2]))
 		os_error(OS_ERR_MEMBER_INACTIVE, "member " INT64_FORMAT " is not active", req->member_id);
-	if (!DatumGetBool(os_getattr(0, 3, &isnull)))
+	if (!os_rows_read(OS_PAYMENT_METHOD, CStringGetTextDatum(req->method), pm, pmnull) ||
+		!DatumGetBool(pm[1]))
 		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD,
 				 "payment method \"%s\" is unknown or disabled", req->method);
-	return DatumGetObjectId(os_getattr(0, 2, &isnull));
+	return DatumGetObjectId(pm[0]);
 }
 
 /*

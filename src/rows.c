@@ -29,6 +29,10 @@
  * A row that fails the test before the lock is not locked, as an UPDATE
  * whose WHERE clause it fails would not lock it.
  *
+ * A member's and a payment method's row are read the same way
+ * (os_rows_read): by primary key under a new snapshot, with the SELECT
+ * privilege checked, as a query of one index scan would read them.
+ *
  * Per table the backend keeps the supplied columns' numbers, their domains,
  * the compiled defaults and the planned CHECK constraints (which the
  * executor would otherwise plan again for every batch), built on first
@@ -52,6 +56,7 @@
 #include "parser/parse_relation.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -81,7 +86,9 @@ typedef struct table_cache
 	void	   *domain_extra[MAX_ATTS];
 	ExprState  *def_expr[MAX_ATTS];
 	Expr	  **check;			/* the table's CHECK constraints, planned */
-	AclMode		perms;			/* ACL_INSERT, or ACL_SELECT | ACL_UPDATE */
+	AclMode		perms;			/* ACL_INSERT, ACL_SELECT | ACL_UPDATE, or
+								 * ACL_SELECT (read only) */
+	Oid			keytype;		/* of the primary key's one column */
 	Oid			pkey;			/* the primary key's index */
 	int			ncolumns;
 	Oid			relid;
@@ -122,11 +129,16 @@ static const column_spec product_columns[] = {
 	COL("flash_buckets", INT2OID), COL("price", INT8OID), COL("currency", TEXTOID)
 };
 static const column_spec member_columns[] = {
-	CHANGED("rate_tokens", FLOAT8OID), CHANGED("rate_at", TIMESTAMPTZOID)
+	CHANGED("rate_tokens", FLOAT8OID), CHANGED("rate_at", TIMESTAMPTZOID), COL("active", BOOLOID)
+};
+static const column_spec payment_method_columns[] = {
+	COL("handler", REGPROCEDUREOID), COL("enabled", BOOLOID)
 };
 
-#define TABLE(name, cols, acl) \
-	{.relname = (name), .columns = (cols), .ncolumns = lengthof(cols), .perms = (acl)}
+#define TABLE(name, cols, acl) TABLE_KEY(name, cols, acl, INT8OID)
+#define TABLE_KEY(name, cols, acl, key) \
+	{.relname = (name), .columns = (cols), .ncolumns = lengthof(cols), .perms = (acl), \
+	 .keytype = (key)}
 static table_cache tables[OS_NTABLES] = {
 	[OS_ORDERS] = TABLE("orders", orders_columns, ACL_INSERT),
 	[OS_ORDER_LINE] = TABLE("order_line", order_line_columns, ACL_INSERT),
@@ -134,6 +146,7 @@ static table_cache tables[OS_NTABLES] = {
 	[OS_OUTBOX] = TABLE("outbox", outbox_columns, ACL_INSERT),
 	[OS_PRODUCT] = TABLE("product", product_columns, ACL_SELECT | ACL_UPDATE),
 	[OS_MEMBER] = TABLE("member", member_columns, ACL_SELECT | ACL_UPDATE),
+	[OS_PAYMENT_METHOD] = TABLE_KEY("payment_method", payment_method_columns, ACL_SELECT, TEXTOID),
 };
 
 StaticAssertDecl(lengthof(orders_columns) == OS_ORDERS_NCOLS, "orders columns");
@@ -142,6 +155,8 @@ StaticAssertDecl(lengthof(payment_columns) == OS_PAYMENT_NCOLS, "payment columns
 StaticAssertDecl(lengthof(outbox_columns) == OS_OUTBOX_NCOLS, "outbox columns");
 StaticAssertDecl(lengthof(product_columns) == OS_PRODUCT_NCOLS, "product columns");
 StaticAssertDecl(lengthof(member_columns) == OS_MEMBER_NCOLS, "member columns");
+StaticAssertDecl(lengthof(payment_method_columns) == OS_PAYMENT_METHOD_NCOLS,
+				 "payment_method columns");
 
 static bool callback_registered = false;
 
@@ -242,7 +257,7 @@ build(table_cache *c, Relation rel)
 	 * (open_table): a whole-row Var keeps state in the executor's memory of
 	 * the batch.
 	 */
-	if (desc->constr != NULL && desc->constr->num_check > 0)
+	if (c->perms != ACL_SELECT && desc->constr != NULL && desc->constr->num_check > 0)
 	{
 		c->check = palloc(sizeof(Expr *) * desc->constr->num_check);
 		for (int i = 0; i < desc->constr->num_check; i++)
@@ -252,15 +267,48 @@ build(table_cache *c, Relation rel)
 	MemoryContextSwitchTo(old);
 }
 
-void
-os_rows_begin(os_rows *w)
+/*
+ * Open table c with lock, its cache built (again) when it is not valid; a
+ * refusal where row security would apply to the caller.
+ */
+static Relation
+open_ready(table_cache *c, LOCKMODE lock)
 {
-	memset(w, 0, sizeof(*w));
+	Relation	rel;
+
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(invalidate, (Datum) 0);
 		callback_registered = true;
 	}
+	rel = table_open(c->valid ? c->relid : table_relid(c), lock);
+	if (!c->valid || RelationGetRelid(rel) != c->relid)
+	{
+		c->relid = RelationGetRelid(rel);
+		PG_TRY();
+		{
+			build(c, rel);
+		}
+		PG_CATCH();
+		{
+			c->valid = false;	/* never use a half-built cache */
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	if (check_enable_rls(c->relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("order_system cannot %s \"order_system.%s\" under row-level security",
+						c->perms == ACL_SELECT ? "read" : "write to", c->relname),
+				 errhint("The extension's functions run as its owner, who must bypass row security.")));
+	return rel;
+}
+
+void
+os_rows_begin(os_rows *w)
+{
+	memset(w, 0, sizeof(*w));
 	/* see what the statements before wrote, as the next statement would */
 	CommandCounterIncrement();
 	w->estate = CreateExecutorState();
@@ -280,27 +328,8 @@ open_table(os_rows *w, os_table_id t)
 
 	if (w->rri[t] != NULL)
 		return w->rri[t];
-	rel = table_open(c->valid ? c->relid : table_relid(c), RowExclusiveLock);
-	if (!c->valid || RelationGetRelid(rel) != c->relid)
-	{
-		c->relid = RelationGetRelid(rel);
-		PG_TRY();
-		{
-			build(c, rel);
-		}
-		PG_CATCH();
-		{
-			c->valid = false;	/* never use a half-built cache */
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-	}
-	if (check_enable_rls(c->relid, InvalidOid, false) == RLS_ENABLED)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("order_system cannot write to \"order_system.%s\" under row-level security",
-						c->relname),
-				 errhint("The extension's functions run as its owner, who must bypass row security.")));
+	Assert(c->perms & (ACL_INSERT | ACL_UPDATE));
+	rel = open_ready(c, RowExclusiveLock);
 
 	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
 	rte = makeNode(RangeTblEntry);
@@ -459,7 +488,7 @@ os_rows_update(os_rows *w, os_table_id t, int64 key, os_row_change change, void 
 	int			flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
 	int			natts = slot->tts_tupleDescriptor->natts;
 
-	Assert(!(c->perms & ACL_INSERT));
+	Assert(c->perms & ACL_UPDATE);
 	/* as a statement of its own: see what came before, under a new snapshot */
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetTransactionSnapshot());
@@ -546,6 +575,65 @@ os_rows_update(os_rows *w, os_table_id t, int64 key, os_row_change change, void 
 	UnregisterSnapshot(snap);
 	/* the new version's place, unless a BEFORE trigger skipped the row */
 	return ItemPointerIsValid(&slot->tts_tid);
+}
+
+bool
+os_rows_read(os_table_id t, Datum key, Datum *cols, bool *nulls)
+{
+	table_cache *c = &tables[t];
+	Relation	rel = open_ready(c, AccessShareLock);
+	Relation	index;
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	Snapshot	snap;
+	bool		found;
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = c->relid;
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = AccessShareLock;
+	rte->requiredPerms = ACL_SELECT;
+	rte->selectedCols = c->inserted;
+	ExecCheckRTPerms(list_make1(rte), true);
+	pfree(rte);
+	if (!OidIsValid(c->pkey))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"order_system.%s\" has no primary key", c->relname)));
+	index = index_open(c->pkey, AccessShareLock);
+
+	/* as a statement of its own: see what came before, under a new snapshot */
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+	slot = table_slot_create(rel, NULL);
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   index->rd_indcollation[0],
+						   c->keytype == TEXTOID ? F_TEXTEQ : F_INT8EQ, key);
+	scan = index_beginscan(rel, index, snap, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+
+		slot_getallattrs(slot);
+		for (int i = 0; i < c->ncolumns; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, c->attnum[i] - 1);
+
+			nulls[i] = slot->tts_isnull[c->attnum[i] - 1];
+			cols[i] = nulls[i] ? (Datum) 0 :
+				datumCopy(slot->tts_values[c->attnum[i] - 1], att->attbyval, att->attlen);
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
+	return found;
 }
 
 /* nextval of the extension's sequence seq, as nextval('order_system.seq'). */
