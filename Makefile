@@ -8,7 +8,7 @@ EXTENSION = order_system
 MODULE_big = order_system
 DATA = order_system--0.1.0.sql order_system--0.1.0--0.2.0.sql order_system--0.2.0--0.3.0.sql \
 	order_system--0.3.0--0.4.0.sql order_system--0.4.0--0.5.0.sql \
-	order_system--0.5.0--0.6.0.sql
+	order_system--0.5.0--0.6.0.sql order_system--0.6.0--0.7.0.sql
 PGFILEDESC = "order_system - orders, stock, points and payments inside PostgreSQL"
 
 CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \

@@ -8,7 +8,7 @@
 -- and that the status CHECK constraints agree with the C state machine
 -- (order_transitions()) and with the payment states check_invariants() uses.
 BEGIN;
-SELECT plan(63);
+SELECT plan(66);
 
 ---------------------------------------------------------------- tables
 
@@ -90,6 +90,20 @@ SELECT throws_ok(
 	$$INSERT INTO order_system.consumer (name, last_snapshot) VALUES ('Not-A-Name', pg_current_snapshot())$$,
 	'23514', 'value for domain order_system.consumer_name violates check constraint "consumer_name_check"',
 	'a consumer name must match its pattern');
+-- The hot functions return named row types (taken from the type cache, not
+-- built from pg_proc on every call), with the columns they always had.
+SELECT function_returns('order_system', 'place_order',
+	ARRAY['bigint', 'jsonb', 'text', 'text', 'jsonb'], 'order_system.placed_order',
+	'place_order returns order_system.placed_order');
+SELECT function_returns('order_system', 'next_batch', ARRAY['text', 'bigint'], 'setof order_system.batch_event',
+	'next_batch returns setof order_system.batch_event');
+SELECT is(
+	(SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
+	   FROM pg_attribute
+	  WHERE attrelid = 'order_system.placed_order'::regclass AND attnum > 0),
+	'order_id bigint, status text, total_amount bigint, currency text, payment_id bigint, '
+	'payment_status text, payment_reference text, expires_at timestamp with time zone, replayed boolean',
+	'place_order''s result columns are as before 0.7.0');
 SELECT throws_ok(
 	format('UPDATE order_system.product SET stock_available = 9223372036854775807, stock_sold = 1 WHERE id = %s', :product_id),
 	'22003', 'bigint out of range', 'stock counters whose sum leaves bigint are refused');

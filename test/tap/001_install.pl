@@ -34,7 +34,7 @@ $node->safe_psql('postgres', 'DROP SCHEMA order_system CASCADE');
 $node->safe_psql('postgres', 'CREATE EXTENSION order_system');
 is($node->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
-	'0.6.0', '\dx shows version 0.6.0');
+	'0.7.0', '\dx shows version 0.7.0');
 
 # Every upgrade path ends with the same objects as a fresh install.
 my $members = q{
@@ -51,12 +51,12 @@ is($node->safe_psql('upgraded',
 # The library serves the newest SQL objects only: until the update, calls
 # fail with a clear error and a hint instead of a missing column.
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-isnt($rc, 0, 'the 0.6.0 library refuses to work on 0.1.0 objects');
-like($err, qr/library is version 0.6.0 but the extension installed here is 0.1.0.*ALTER EXTENSION order_system UPDATE/s,
+isnt($rc, 0, 'the 0.7.0 library refuses to work on 0.1.0 objects');
+like($err, qr/library is version 0.7.0 but the extension installed here is 0.1.0.*ALTER EXTENSION order_system UPDATE/s,
 	'with a message naming both versions and the fix');
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.2.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.6.0 but the extension installed here is 0.2.0/,
+like($err, qr/library is version 0.7.0 but the extension installed here is 0.2.0/,
 	'and to work on 0.2.0 objects');
 
 # Rows written under 0.2.0 (by hand: this library will not write them)
@@ -79,12 +79,12 @@ $node->safe_psql('upgraded', q{
 });
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.3.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.6.0 but the extension installed here is 0.3.0/,
+like($err, qr/library is version 0.7.0 but the extension installed here is 0.3.0/,
 	'and to work on 0.3.0 objects');
 # 0.4.0 puts new constraints on the same rows: they must pass them.
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.4.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.6.0 but the extension installed here is 0.4.0/,
+like($err, qr/library is version 0.7.0 but the extension installed here is 0.4.0/,
 	'and to work on 0.4.0 objects');
 # 0.5.0 stores payloads as json: the events of before keep their text.
 $node->safe_psql('upgraded', q{
@@ -99,7 +99,7 @@ like($jsonb_payloads, qr/^1 jsonb \{\}\n2 jsonb /, 'payloads before 0.5.0 are js
 $jsonb_payloads =~ s/ jsonb / json /g;
 is($json_payloads, $jsonb_payloads, 'and keep their text as json after the update');
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.6.0 but the extension installed here is 0.5.0/,
+like($err, qr/library is version 0.7.0 but the extension installed here is 0.5.0/,
 	'and to work on 0.5.0 objects');
 # 0.6.0 retypes the consumer name into a domain: registered names pass it.
 $node->safe_psql('upgraded', q{SELECT order_system.register_consumer('before-0.6.0_x', true)});
@@ -107,10 +107,27 @@ $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.6.0'});
 is($node->safe_psql('upgraded', q{
 	SELECT c.name || ' ' || pg_typeof(c.name) FROM order_system.consumer c}),
 	'before-0.6.0_x order_system.consumer_name', 'consumer names keep their rows, in the new domain');
+($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
+like($err, qr/library is version 0.7.0 but the extension installed here is 0.6.0/,
+	'and to work on 0.6.0 objects');
+# 0.7.0 gives place_order and next_batch named result types: the functions
+# are made again, with the extension's grants.
+$node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.7.0'});
+is($node->safe_psql('upgraded', q{
+	SELECT string_agg(p.oid::regprocedure || ' ' || pg_get_function_result(p.oid) || ' '
+					  || array_to_string(ARRAY(SELECT r FROM unnest(ARRAY['order_system_app',
+							'order_system_member', 'order_system_gateway', 'order_system_admin']) r
+						WHERE has_function_privilege(r, p.oid, 'EXECUTE')), ','), E'\n' ORDER BY p.proname)
+	  FROM pg_proc p WHERE p.oid IN ('order_system.place_order(bigint,jsonb,text,text,jsonb)'::regprocedure,
+								   'order_system.next_batch(text,bigint)'::regprocedure)}),
+	"order_system.next_batch(text,bigint) SETOF order_system.batch_event order_system_gateway,order_system_admin\n"
+	. "order_system.place_order(bigint,jsonb,text,text,jsonb) order_system.placed_order "
+	. "order_system_app,order_system_member,order_system_admin",
+	'place_order and next_batch return their row types, callable by the same roles');
 is($node->safe_psql('upgraded', q{SELECT order_system.unregister_consumer('before-0.6.0_x')}),
-	't', 'and their consumers still unregister');
+	't', 'and their consumers unregister after the update to 0.7.0');
 is($node->safe_psql('upgraded', $members), $node->safe_psql('postgres', $members),
-	'0.1.0 updated through 0.2.0 .. 0.5.0 to 0.6.0 has exactly the objects of a fresh 0.6.0');
+	'0.1.0 updated through 0.2.0 .. 0.6.0 to 0.7.0 has exactly the objects of a fresh 0.7.0');
 is($node->safe_psql('upgraded', q{
 	SELECT count(*) FROM order_system.check_invariants()}), '0',
 	'the 0.2.0 rows are intact after the update');
