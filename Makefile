@@ -13,10 +13,13 @@ PGFILEDESC = "order_system - orders, stock, points and payments inside PostgreSQ
 
 CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \
 	src/core/os_rate.o src/core/os_rules.o src/core/os_state.o
-OBJS = $(CORE_OBJS) src/order_system.o src/spi.o src/events.o src/catalog.o \
-	src/members.o src/products.o src/payments.o src/orders.o src/saga.o \
-	src/notifier.o src/triggers.o src/buckets.o src/consumers.o src/access.o \
-	src/rules.o src/rows.o
+# The store: the only code that reads or writes the extension's tables.
+STORE_OBJS = src/store/spi.o src/store/rows.o src/store/events.o src/store/buckets.o
+# The SQL-callable functions, by area; each enters through os_enter().
+API_OBJS = src/api/access.o src/api/catalog.o src/api/consumers.o src/api/members.o \
+	src/api/orders.o src/api/payments.o src/api/products.o src/api/rules.o \
+	src/api/saga.o src/api/triggers.o
+OBJS = $(CORE_OBJS) $(STORE_OBJS) $(API_OBJS) src/order_system.o src/notifier.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
 # -Wno-unused-parameter: the server headers (ilist.h, bufpage.h) trip it.

@@ -62,7 +62,7 @@ check() {
 		fi
 	done
 }
-check "$tmp/src.list" src/*.[ch] src/core/*.[ch]
+check "$tmp/src.list" src/*.[ch] src/*/*.[ch]
 check "$tmp/listener.list" listener/*.[ch]
 check "$tmp/core.list" test/core/*.c
 

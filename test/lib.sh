@@ -26,7 +26,7 @@ os_ensure_packages() {
 	fi
 }
 
-OS_PGBIN=/usr/lib/postgresql/15/bin
+OS_PGBIN=${OS_PGBIN:-/usr/lib/postgresql/15/bin}
 export PATH="$OS_PGBIN:$PATH"
 export PG_CONFIG="$OS_PGBIN/pg_config"
 OS_PGXS_SRC=$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")

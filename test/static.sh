@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Static analysis of our C code: cppcheck and clang-tidy (checks in
-# .clang-tidy) over src/, src/core/, listener/ and test/core/.  Any finding
+# .clang-tidy) over src/ (all areas), listener/ and test/core/.  Any finding
 # fails (exit 1).  A false positive gets a narrow inline suppression with a
 # reason: "cppcheck-suppress <id>" or "NOLINT(<check>)".
 #
@@ -27,7 +27,7 @@ cppcheck --quiet --error-exitcode=1 --inline-suppr --language=c --std=c11 \
 	--config-exclude="$CLIENT_INC" --suppress="*:$CLIENT_INC/*" \
 	--suppress=missingIncludeSystem \
 	--template='{file}:{line}: {severity}: {message} [{id}]' \
-	src/*.c src/core/*.c listener/*.c test/core/*.c || failed=1
+	src/*.c src/*/*.c listener/*.c test/core/*.c || failed=1
 
 # clang-tidy: each file with the include paths its own Makefile uses.  The
 # PostgreSQL headers are system headers: their own warnings are not shown,
@@ -38,7 +38,7 @@ tidy() {
 	return "${PIPESTATUS[0]}"
 }
 os_log "clang-tidy"
-for f in src/*.c src/core/*.c; do
+for f in src/*.c src/*/*.c; do
 	tidy "$f" -I src -I src/core -isystem "$SERVER_INC" -isystem "$CLIENT_INC" || failed=1
 done
 for f in listener/*.c; do
