@@ -38,7 +38,6 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-PG_FUNCTION_INFO_V1(os_notifier_status);
 PGDLLEXPORT void os_notifier_main(Datum arg);
 
 typedef struct os_notify_shared
@@ -108,8 +107,7 @@ os_note_event(void)
 }
 
 /* notifier_status() -> (preloaded, running, commits, notifies) */
-Datum
-os_notifier_status(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_notifier_status)
 {
 	TupleDesc	tupdesc;
 	Datum		values[4];

@@ -44,6 +44,32 @@ extern char *os_text_arg(FunctionCallInfo fcinfo, int argno,
 						 const char *name, int maxlen);
 extern char *os_text_value(text *t, const char *name, int maxlen);
 
+/* ----------------------------------------------------------------- door */
+
+/*
+ * Every SQL-callable function of the library is defined with OS_FUNCTION,
+ * which passes the call through os_enter() before the body runs:
+ *
+ *	OS_FUNCTION(os_place_order)
+ *	{
+ *		...
+ *	}
+ */
+extern void os_enter(FunctionCallInfo fcinfo);
+extern void os_check_installed_version(void);
+
+#define OS_FUNCTION(name) \
+	static Datum name##_body(FunctionCallInfo fcinfo); \
+	PG_FUNCTION_INFO_V1(name); \
+	Datum \
+	name(PG_FUNCTION_ARGS) \
+	{ \
+		os_enter(fcinfo); \
+		return name##_body(fcinfo); \
+	} \
+	static Datum \
+	name##_body(FunctionCallInfo fcinfo)
+
 /* ------------------------------------------------------------------ SPI */
 
 /* A statement prepared once per backend and kept (SPI_keepplan). */

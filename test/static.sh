@@ -46,5 +46,15 @@ for f in listener/*.c; do
 done
 tidy test/core/test_core.c -std=c11 -I src/core || failed=1
 
+# The layering rules the compiler does not check: every SQL-callable
+# function is defined through the door (OS_FUNCTION in order_system.h), and
+# only src/store/ touches the extension's tables (kept SPI statements or
+# plan-free rows).
+os_log "layering"
+if grep -n 'PG_FUNCTION_INFO_V1' src/*.c src/*/*.c; then
+	echo "define SQL-callable functions with OS_FUNCTION, not PG_FUNCTION_INFO_V1" >&2
+	failed=1
+fi
+
 [ $failed -eq 0 ] && echo "static analysis: no findings" >&2
 exit $failed

@@ -18,8 +18,6 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 
-PG_FUNCTION_INFO_V1(os_current_member_id);
-
 static os_stmt login_member = OS_STMT(
 									  "SELECT member_id FROM order_system.member_login WHERE login = $1",
 									  1, NAMEOID);
@@ -50,8 +48,7 @@ os_caller_member(void)
 }
 
 /* current_member_id(): the member the calling role acts for, NULL for any. */
-Datum
-os_current_member_id(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_current_member_id)
 {
 	int64		member_id;
 

@@ -10,14 +10,8 @@
 #include "utils/builtins.h"
 #include "utils/rel.h"
 
-PG_FUNCTION_INFO_V1(os_order_transitions);
-PG_FUNCTION_INFO_V1(os_error_codes);
-PG_FUNCTION_INFO_V1(os_virtual_account_valid_sql);
-PG_FUNCTION_INFO_V1(os_orders_status_guard);
-
 /* Every (state, event) pair with its outcome: move, noop or illegal. */
-Datum
-os_order_transitions(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_order_transitions)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
@@ -44,8 +38,7 @@ os_order_transitions(PG_FUNCTION_ARGS)
 }
 
 /* The error table: every domain result code with its SQLSTATE. */
-Datum
-os_error_codes(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_error_codes)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
@@ -64,8 +57,7 @@ os_error_codes(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-Datum
-os_virtual_account_valid_sql(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_virtual_account_valid_sql)
 {
 	PG_RETURN_BOOL(os_virtual_account_valid(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }
@@ -86,8 +78,7 @@ status_of(HeapTuple tuple, TupleDesc desc, int attno)
  * BEFORE UPDATE OF status: allow only moves of the core state machine, so
  * that even direct table writes cannot put an order in an illegal state.
  */
-Datum
-os_orders_status_guard(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_orders_status_guard)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	TupleDesc	desc;

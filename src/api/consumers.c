@@ -23,10 +23,6 @@
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
-PG_FUNCTION_INFO_V1(os_cut_snapshot);
-PG_FUNCTION_INFO_V1(os_next_batch);
-PG_FUNCTION_INFO_V1(os_ack_batch);
-
 static os_stmt lock_consumer = OS_STMT(
 									   "SELECT last_snapshot, batch_snapshot, batch_id FROM order_system.consumer"
 									   " WHERE name = $1 FOR UPDATE",
@@ -175,8 +171,7 @@ ack_open_batch(text *name, consumer_row *c, int64 batch_id)
 }
 
 /* cut_snapshot(): the snapshot positions are cut at. */
-Datum
-os_cut_snapshot(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_cut_snapshot)
 {
 	PG_RETURN_DATUM(cut_snapshot());
 }
@@ -187,8 +182,7 @@ os_cut_snapshot(PG_FUNCTION_ARGS)
  * acknowledged, else a new one cut now.  No rows: nothing new (the position
  * moves on).  One lock and one update of the consumer's row either way.
  */
-Datum
-os_next_batch(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_next_batch)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	text	   *name;
@@ -253,8 +247,7 @@ os_next_batch(PG_FUNCTION_ARGS)
  * the first time; false for a batch acknowledged before (or dropped by a
  * replay); OS016 for a batch never cut.
  */
-Datum
-os_ack_batch(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_ack_batch)
 {
 	text	   *name;
 	consumer_row c;

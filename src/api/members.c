@@ -8,10 +8,6 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
-PG_FUNCTION_INFO_V1(os_create_member);
-PG_FUNCTION_INFO_V1(os_deactivate_member);
-PG_FUNCTION_INFO_V1(os_adjust_points);
-
 static os_stmt insert_member = OS_STMT(
 									   "INSERT INTO order_system.member (name, email) VALUES ($1, $2) RETURNING id",
 									   2, TEXTOID, TEXTOID);
@@ -103,8 +99,7 @@ os_points_headroom(int64 member_id)
 }
 
 /* create_member(name, email, initial_points) -> member id */
-Datum
-os_create_member(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_create_member)
 {
 	static const char *const names[] = {"name"};
 	char	   *name;
@@ -154,8 +149,7 @@ lock_member_row(int64 member_id)
 }
 
 /* deactivate_member(member_id) -> true if it was active, false if already not */
-Datum
-os_deactivate_member(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_deactivate_member)
 {
 	static const char *const names[] = {"member_id"};
 	int64		member_id;
@@ -180,8 +174,7 @@ os_deactivate_member(PG_FUNCTION_ARGS)
 }
 
 /* adjust_points(member_id, delta, reason) -> new balance */
-Datum
-os_adjust_points(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_adjust_points)
 {
 	static const char *const names[] = {"member_id", "delta", "reason"};
 	int64		member_id;

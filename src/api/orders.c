@@ -20,8 +20,6 @@
 #include "utils/datetime.h"
 #include "utils/json.h"
 
-PG_FUNCTION_INFO_V1(os_place_order);
-
 /* Tag of the advisory lock that serialises one (member, key) pair. */
 #define OS_IDEMPOTENCY_LOCK_CLASS 0x4F53
 
@@ -633,8 +631,7 @@ os_place_order_values(int64 member_id, Jsonb *lines, text *method, text *idem_ke
 }
 
 /* place_order(member_id, lines, payment_method, idempotency_key, payment_params) */
-Datum
-os_place_order(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_place_order)
 {
 	place_request req;
 	place_result res;

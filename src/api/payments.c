@@ -23,12 +23,10 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
-PG_FUNCTION_INFO_V1(os_pay_points);
-PG_FUNCTION_INFO_V1(os_pay_card);
-PG_FUNCTION_INFO_V1(os_pay_bank_transfer);
-PG_FUNCTION_INFO_V1(os_pay_points_card);
-PG_FUNCTION_INFO_V1(os_register_payment_method);
-PG_FUNCTION_INFO_V1(os_set_payment_method_enabled);
+extern PGDLLEXPORT Datum os_pay_points(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum os_pay_card(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum os_pay_bank_transfer(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum os_pay_points_card(PG_FUNCTION_ARGS);
 
 /* Which C entry point runs which core strategy. */
 static const struct
@@ -291,26 +289,22 @@ builtin_handler_sql(FunctionCallInfo fcinfo, const char *handler)
 	PG_RETURN_DATUM(os_plan_to_jsonb(&plan));
 }
 
-Datum
-os_pay_points(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_pay_points)
 {
 	return builtin_handler_sql(fcinfo, "pay_points");
 }
 
-Datum
-os_pay_card(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_pay_card)
 {
 	return builtin_handler_sql(fcinfo, "pay_card");
 }
 
-Datum
-os_pay_bank_transfer(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_pay_bank_transfer)
 {
 	return builtin_handler_sql(fcinfo, "pay_bank_transfer");
 }
 
-Datum
-os_pay_points_card(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_pay_points_card)
 {
 	return builtin_handler_sql(fcinfo, "pay_points_card");
 }
@@ -335,8 +329,7 @@ check_handler(Oid handler)
 }
 
 /* register_payment_method(name, handler, description) */
-Datum
-os_register_payment_method(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_register_payment_method)
 {
 	static const char *const names[] = {"name", "handler"};
 	char	   *name;
@@ -363,8 +356,7 @@ os_register_payment_method(PG_FUNCTION_ARGS)
 }
 
 /* set_payment_method_enabled(name, enabled) -> enabled */
-Datum
-os_set_payment_method_enabled(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_set_payment_method_enabled)
 {
 	static const char *const names[] = {"name", "enabled"};
 	Datum		values[2];

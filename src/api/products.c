@@ -8,11 +8,6 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
-PG_FUNCTION_INFO_V1(os_create_product);
-PG_FUNCTION_INFO_V1(os_set_price);
-PG_FUNCTION_INFO_V1(os_restock);
-PG_FUNCTION_INFO_V1(os_deactivate_product);
-
 static os_stmt insert_product = OS_STMT(
 										"INSERT INTO order_system.product"
 										" (sku, name, price, currency, stock_available, stock_received)"
@@ -61,8 +56,7 @@ emit_product_event(const char *type, int64 product_id, const char *key, int64 va
 }
 
 /* create_product(sku, name, price, currency, initial_stock) -> product id */
-Datum
-os_create_product(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_create_product)
 {
 	static const char *const names[] = {"sku", "name", "price", "currency"};
 	char	   *sku;
@@ -99,8 +93,7 @@ os_create_product(PG_FUNCTION_ARGS)
 }
 
 /* set_price(product_id, price) -> the new price */
-Datum
-os_set_price(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_set_price)
 {
 	static const char *const names[] = {"product_id", "price"};
 	Datum		values[2];
@@ -119,8 +112,7 @@ os_set_price(PG_FUNCTION_ARGS)
 }
 
 /* restock(product_id, quantity) -> stock available afterwards */
-Datum
-os_restock(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_restock)
 {
 	static const char *const names[] = {"product_id", "quantity"};
 	Datum		values[2];
@@ -144,8 +136,7 @@ os_restock(PG_FUNCTION_ARGS)
 }
 
 /* deactivate_product(product_id) -> true if it was active */
-Datum
-os_deactivate_product(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_deactivate_product)
 {
 	static const char *const names[] = {"product_id"};
 	Datum		id;

@@ -16,11 +16,6 @@
 #include "utils/builtins.h"
 #include "utils/typcache.h"
 
-PG_FUNCTION_INFO_V1(os_stock_adds_up);
-PG_FUNCTION_INFO_V1(os_payment_adds_up);
-PG_FUNCTION_INFO_V1(os_bucket_adds_up);
-PG_FUNCTION_INFO_V1(os_ledger_delta_ok_sql);
-
 #define OS_MAX_PARTS 4
 
 /* A rule: the parts add up to the total, columns by name. */
@@ -111,29 +106,25 @@ row_adds_up(FunctionCallInfo fcinfo, const sum_rule *rule)
 }
 
 /* stock_adds_up(product): available + reserved + sold + bucketed = received */
-Datum
-os_stock_adds_up(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_stock_adds_up)
 {
 	PG_RETURN_BOOL(row_adds_up(fcinfo, &stock_rule));
 }
 
 /* payment_adds_up(payment): points part + external part = amount */
-Datum
-os_payment_adds_up(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_payment_adds_up)
 {
 	PG_RETURN_BOOL(row_adds_up(fcinfo, &payment_rule));
 }
 
 /* bucket_adds_up(stock_bucket): available + reserved + sold = allotted */
-Datum
-os_bucket_adds_up(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_bucket_adds_up)
 {
 	PG_RETURN_BOOL(row_adds_up(fcinfo, &bucket_rule));
 }
 
 /* ledger_delta_ok(kind, delta) */
-Datum
-os_ledger_delta_ok_sql(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_ledger_delta_ok_sql)
 {
 	text	   *kind = PG_GETARG_TEXT_PP(0);
 

@@ -15,14 +15,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-PG_FUNCTION_INFO_V1(os_confirm_payment);
-PG_FUNCTION_INFO_V1(os_decline_payment);
-PG_FUNCTION_INFO_V1(os_confirm_deposit);
-PG_FUNCTION_INFO_V1(os_cancel_order);
-PG_FUNCTION_INFO_V1(os_expire_orders);
-PG_FUNCTION_INFO_V1(os_complete_order);
-PG_FUNCTION_INFO_V1(os_refund_order);
-
 typedef struct order_row
 {
 	int64		id;
@@ -365,39 +357,33 @@ saga_sql(FunctionCallInfo fcinfo, os_event ev, const char *text_name)
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }
 
-Datum
-os_confirm_payment(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_confirm_payment)
 {
 	return saga_sql(fcinfo, OS_EVENT_CAPTURE, "gateway_ref");
 }
 
-Datum
-os_decline_payment(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_decline_payment)
 {
 	return saga_sql(fcinfo, OS_EVENT_DECLINE, "reason");
 }
 
-Datum
-os_cancel_order(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_cancel_order)
 {
 	return saga_sql(fcinfo, OS_EVENT_CANCEL, "reason");
 }
 
-Datum
-os_complete_order(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_complete_order)
 {
 	return saga_sql(fcinfo, OS_EVENT_COMPLETE, NULL);
 }
 
-Datum
-os_refund_order(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_refund_order)
 {
 	return saga_sql(fcinfo, OS_EVENT_REFUND, "reason");
 }
 
 /* confirm_deposit(reference, amount): a bank transfer arrived. */
-Datum
-os_confirm_deposit(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_confirm_deposit)
 {
 	static const char *const names[] = {"reference", "amount"};
 	char	   *reference;
@@ -424,8 +410,7 @@ os_confirm_deposit(PG_FUNCTION_ARGS)
 }
 
 /* expire_orders(max_orders): expire unpaid orders past their deadline. */
-Datum
-os_expire_orders(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_expire_orders)
 {
 	static const char *const names[] = {"max_orders"};
 	int32		max_orders;

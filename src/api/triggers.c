@@ -28,9 +28,6 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-PG_FUNCTION_INFO_V1(os_emit_event_trigger);
-PG_FUNCTION_INFO_V1(os_place_order_trigger);
-
 /* ------------------------------------------------------------ helpers */
 
 /*
@@ -389,8 +386,7 @@ payload_json(const emit_config *cfg, Relation rel, int op, HeapTuple old, HeapTu
 	return DatumGetTextPP(json);
 }
 
-Datum
-os_emit_event_trigger(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_emit_event_trigger)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	emit_config *cfg;
@@ -563,8 +559,7 @@ po_text(TriggerData *td, int attno, const char *what, bool required)
 	return isnull ? NULL : DatumGetTextPP(d);
 }
 
-Datum
-os_place_order_trigger(PG_FUNCTION_ARGS)
+OS_FUNCTION(os_place_order_trigger)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	int			attno[PO_N];

@@ -79,8 +79,8 @@ installed_version(void)
  * EXTENSION ... UPDATE) gets a clear error instead of a missing column.
  * A catalog index scan, not a query: it runs on every call's hot path.
  */
-static void
-check_installed_version(void)
+void
+os_check_installed_version(void)
 {
 	static LocalTransactionId checked = InvalidLocalTransactionId;
 	char	   *version;
@@ -103,7 +103,6 @@ os_exec(os_stmt *stmt, Datum *values, const char *nulls, long count)
 {
 	int			rc;
 
-	check_installed_version();
 	rc = SPI_execute_plan(stmt_plan(stmt), values, nulls, false, count);
 
 	if (rc < 0)
@@ -127,7 +126,6 @@ os_exec_to(os_stmt *stmt, const Datum *values, DestReceiver *dest)
 	SPIExecuteOptions options = {0};
 	int			rc;
 
-	check_installed_version();
 	plan = stmt_plan(stmt);
 	for (int i = 0; i < stmt->nargs; i++)
 	{
