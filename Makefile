@@ -12,9 +12,11 @@ DATA = order_system--0.1.0.sql order_system--0.1.0--0.2.0.sql order_system--0.2.
 PGFILEDESC = "order_system - orders, stock, points and payments inside PostgreSQL"
 
 CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \
-	src/core/os_rate.o src/core/os_rules.o src/core/os_state.o
+	src/core/os_rate.o src/core/os_rules.o src/core/os_state.o src/core/os_stock.o
 # The store: the only code that reads or writes the extension's tables.
-STORE_OBJS = src/store/spi.o src/store/rows.o src/store/events.o src/store/buckets.o
+STORE_OBJS = src/store/store.o src/store/spi.o src/store/rows.o src/store/events.o \
+	src/store/buckets.o src/store/members.o src/store/products.o src/store/orders.o \
+	src/store/payments.o src/store/consumers.o
 # The SQL-callable functions, by area; each enters through os_enter().
 API_OBJS = src/api/access.o src/api/catalog.o src/api/consumers.o src/api/members.o \
 	src/api/orders.o src/api/payments.o src/api/products.o src/api/rules.o \
@@ -36,7 +38,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: every object depends on both headers.
-$(OBJS): src/core/os_core.h src/order_system.h
+$(OBJS): src/core/os_core.h src/order_system.h src/store/store.h
 
 # The standalone test of the pure-C core (no server needed).
 .PHONY: core-test

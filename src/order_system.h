@@ -98,27 +98,6 @@ extern char *os_getstr(int row, int col);
 
 extern int64 os_caller_member(void);
 
-/* -------------------------------------------------------------- members */
-
-extern int64 os_points_headroom(int64 member_id);
-extern bool os_points_apply(int64 member_id, int64 order_id, const char *kind,
-							int64 delta, const char *reason, int64 *balance);
-
-/* ------------------------------------------------------- stock buckets */
-
-/* How settling an order moves its lines' stock. */
-typedef enum os_stock_move
-{
-	OS_STOCK_SELL,				/* reserved -> sold (capture) */
-	OS_STOCK_RELEASE,			/* reserved -> available (decline, cancel,
-								 * expire) */
-	OS_STOCK_RETURN				/* sold -> available (refund) */
-} os_stock_move;
-
-extern int	os_bucket_reserve(int64 product_id, int64 quantity);
-extern void os_lock_line_stock(Datum order_ids);
-extern void os_bucket_move(int64 order_id, os_stock_move how);
-
 /* --------------------------------------------------------------- events */
 
 #define OS_EVENTS_CHANNEL "order_system_events"
@@ -147,36 +126,61 @@ extern void os_emit_event(const char *event_type, const char *aggregate_type,
 /* ----------------------------------------------------------------- rows */
 
 /*
- * Rows inserted without a plan (rows.c): values in the order of the
- * table's column list there; every other column gets its default.
+ * Rows written and read without a plan (store/rows.c).  Each table's values
+ * come in the order of its column list there, named here.
  */
 typedef enum os_table_id
 {
-	OS_ORDERS,					/* id, member_id, status, currency,
-								 * total_amount, payment_method,
-								 * idempotency_key, request_fingerprint */
-	OS_ORDER_LINE,				/* order_id, product_id, quantity, unit_price,
-								 * amount, bucket */
-	OS_PAYMENT,					/* id, order_id, method, amount,
-								 * points_amount, external_amount, status,
-								 * reference, expires_at */
-	OS_OUTBOX,					/* event_type, aggregate_type, aggregate_id,
-								 * payload */
-	OS_PRODUCT,					/* updated: active, stock_available*,
-								 * stock_reserved*, flash_buckets, price,
-								 * currency (* may change) */
-	OS_MEMBER,					/* updated: rate_tokens*, rate_at*, active */
-	OS_PAYMENT_METHOD,			/* read (text key): handler, enabled */
+	OS_ORDERS,
+	OS_ORDER_LINE,
+	OS_PAYMENT,
+	OS_OUTBOX,
+	OS_PRODUCT,					/* updated */
+	OS_MEMBER,					/* updated */
+	OS_PAYMENT_METHOD,			/* read by its text key */
 	OS_NTABLES
 } os_table_id;
 
-#define OS_ORDERS_NCOLS 8
-#define OS_ORDER_LINE_NCOLS 6
-#define OS_PAYMENT_NCOLS 9
-#define OS_OUTBOX_NCOLS 4
-#define OS_PRODUCT_NCOLS 6
-#define OS_MEMBER_NCOLS 3
-#define OS_PAYMENT_METHOD_NCOLS 2
+enum
+{
+	OS_ORDERS_ID, OS_ORDERS_MEMBER_ID, OS_ORDERS_STATUS, OS_ORDERS_CURRENCY,
+	OS_ORDERS_TOTAL_AMOUNT, OS_ORDERS_PAYMENT_METHOD, OS_ORDERS_IDEMPOTENCY_KEY,
+	OS_ORDERS_REQUEST_FINGERPRINT, OS_ORDERS_NCOLS
+};
+enum
+{
+	OS_ORDER_LINE_ORDER_ID, OS_ORDER_LINE_PRODUCT_ID, OS_ORDER_LINE_QUANTITY,
+	OS_ORDER_LINE_UNIT_PRICE, OS_ORDER_LINE_AMOUNT, OS_ORDER_LINE_BUCKET,
+	OS_ORDER_LINE_NCOLS
+};
+enum
+{
+	OS_PAYMENT_ID, OS_PAYMENT_ORDER_ID, OS_PAYMENT_METHOD_NAME, OS_PAYMENT_AMOUNT,
+	OS_PAYMENT_POINTS_AMOUNT, OS_PAYMENT_EXTERNAL_AMOUNT, OS_PAYMENT_STATUS,
+	OS_PAYMENT_REFERENCE, OS_PAYMENT_EXPIRES_AT, OS_PAYMENT_NCOLS
+};
+enum
+{
+	OS_OUTBOX_EVENT_TYPE, OS_OUTBOX_AGGREGATE_TYPE, OS_OUTBOX_AGGREGATE_ID,
+	OS_OUTBOX_PAYLOAD, OS_OUTBOX_NCOLS
+};
+
+/* stock_available and stock_reserved may be changed by an update */
+enum
+{
+	OS_PRODUCT_ACTIVE, OS_PRODUCT_STOCK_AVAILABLE, OS_PRODUCT_STOCK_RESERVED,
+	OS_PRODUCT_FLASH_BUCKETS, OS_PRODUCT_PRICE, OS_PRODUCT_CURRENCY, OS_PRODUCT_NCOLS
+};
+
+/* rate_tokens and rate_at may be changed by an update */
+enum
+{
+	OS_MEMBER_RATE_TOKENS, OS_MEMBER_RATE_AT, OS_MEMBER_ACTIVE, OS_MEMBER_NCOLS
+};
+enum
+{
+	OS_PAYMENT_METHOD_HANDLER, OS_PAYMENT_METHOD_ENABLED, OS_PAYMENT_METHOD_NCOLS
+};
 
 /* One batch of writes: an executor state and each table opened once. */
 typedef struct os_rows
@@ -240,5 +244,7 @@ extern Datum os_plan_to_jsonb(const os_payment_plan *plan);
 
 extern const char *os_saga_apply(int64 order_id, os_event ev,
 								 const char *reason, const char *gateway_ref);
+
+#include "store/store.h"
 
 #endif							/* ORDER_SYSTEM_H */

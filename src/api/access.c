@@ -18,10 +18,6 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 
-static os_stmt login_member = OS_STMT(
-									  "SELECT member_id FROM order_system.member_login WHERE login = $1",
-									  1, NAMEOID);
-
 /*
  * The member the calling role acts for, 0 when it acts for any member.  A
  * member role linked to no member may do nothing: 42501.  The caller must be
@@ -32,19 +28,18 @@ os_caller_member(void)
 {
 	Oid			caller = GetOuterUserId();
 	Oid			member_role = get_role_oid("order_system_member", true);
-	char	   *login;
-	Datum		v;
+	int64		member_id;
 
 	if (!OidIsValid(member_role) || !is_member_of_role_nosuper(caller, member_role))
 		return 0;
-	login = GetUserNameFromId(caller, false);
-	v = DirectFunctionCall1(namein, CStringGetDatum(login));
-	if (os_exec(&login_member, &v, NULL, 1) == 0)
+	member_id = os_store_login_member(caller);
+	if (member_id == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("role \"%s\" is a member role but acts for no member", login),
+				 errmsg("role \"%s\" is a member role but acts for no member",
+						GetUserNameFromId(caller, false)),
 				 errhint("Link it with order_system.set_member_login.")));
-	return os_getint64(0, 1);
+	return member_id;
 }
 
 /* current_member_id(): the member the calling role acts for, NULL for any. */
@@ -52,9 +47,9 @@ OS_FUNCTION(os_current_member_id)
 {
 	int64		member_id;
 
-	SPI_connect();
+	os_store_open();
 	member_id = os_caller_member();
-	SPI_finish();
+	os_store_close();
 	if (member_id == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(member_id);

@@ -6,8 +6,8 @@
  * A consumer's position is a transaction snapshot (as PgQ keeps it): a
  * batch holds exactly the events whose transactions committed after the
  * consumer's acknowledged snapshot and are visible in the batch's own, in
- * outbox id order.  A listener calls these on every wake-up, so they are C
- * with kept plans: one lock, one range scan on outbox(tx_id), one update.
+ * outbox id order.  A listener calls these on every wake-up: one lock, one
+ * range scan on outbox(tx_id), one update (store/consumers.c).
  * The README ("Event delivery") describes the contract.
  */
 #include "order_system.h"
@@ -22,41 +22,6 @@
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
-
-static os_stmt lock_consumer = OS_STMT(
-									   "SELECT last_snapshot, batch_snapshot, batch_id FROM order_system.consumer"
-									   " WHERE name = $1 FOR UPDATE",
-									   1, TEXTOID);
-
-/*
- * The events committed after $1 and visible in $2, as next_batch returns
- * them (batch $3): the rows go straight into its result.  Found by a range
- * scan on outbox(tx_id), then sorted: "id + 0" keeps the planner from
- * reading the whole primary key in id order instead, which it prefers
- * when the outbox was analysed while empty (see os_next_batch).
- */
-static os_stmt batch_events = OS_STMT_GENERIC(
-											  "SELECT $3, e.id, e.tx_id, e.event_type, e.aggregate_type, e.aggregate_id, e.payload,"
-											  " e.created_at FROM order_system.outbox e"
-											  " WHERE e.tx_id >= pg_catalog.pg_snapshot_xmin($1)"
-											  " AND e.tx_id < pg_catalog.pg_snapshot_xmax($2)"
-											  " AND NOT pg_catalog.pg_visible_in_snapshot(e.tx_id, $1)"
-											  " AND pg_catalog.pg_visible_in_snapshot(e.tx_id, $2)"
-											  " ORDER BY e.id + 0",
-											  3, PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID);
-
-/* The consumer's position and open batch ($3 NULL: none), acknowledged now if $5. */
-static os_stmt set_position = OS_STMT(
-									  "UPDATE order_system.consumer SET last_snapshot = $2, batch_snapshot = $3, batch_id = $4,"
-									  " acked_at = CASE WHEN $5 THEN pg_catalog.now() ELSE acked_at END WHERE name = $1",
-									  5, TEXTOID, PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID, BOOLOID);
-
-typedef struct consumer_row
-{
-	Datum		last_snapshot;
-	Datum		batch_snapshot; /* (Datum) 0: no open batch */
-	int64		batch_id;
-} consumer_row;
 
 /*
  * The current snapshot with this transaction counted as running, so that
@@ -111,12 +76,9 @@ cut_snapshot(void)
 
 /* Lock a consumer's row; OS015 if it is not registered. */
 static void
-lock_consumer_row(text *name, consumer_row *c)
+lock_consumer_row(text *name, os_consumer_row *c)
 {
-	Datum		v = PointerGetDatum(name);
-	bool		isnull;
-
-	if (os_exec(&lock_consumer, &v, NULL, 1) == 0)
+	if (!os_store_lock_consumer(name, c))
 	{
 		char	   *s = text_to_cstring(name);
 
@@ -125,27 +87,6 @@ lock_consumer_row(text *name, consumer_row *c)
 				 errmsg("consumer \"%s\" is not registered", pnstrdup(s, pg_mbcharcliplen(s, strlen(s), 100))),
 				 errhint("Call order_system.register_consumer first.")));
 	}
-	c->last_snapshot = os_getattr(0, 1, &isnull);
-	c->batch_snapshot = os_getattr(0, 2, &isnull);
-	if (isnull)
-		c->batch_snapshot = (Datum) 0;
-	c->batch_id = os_getint64(0, 3);
-}
-
-/* Write the consumer's row back; acked: stamp acked_at. */
-static void
-store_position(text *name, const consumer_row *c, bool acked)
-{
-	Datum		v[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-
-	v[0] = PointerGetDatum(name);
-	v[1] = c->last_snapshot;
-	v[2] = c->batch_snapshot;
-	nulls[2] = c->batch_snapshot ? ' ' : 'n';
-	v[3] = Int64GetDatum(c->batch_id);
-	v[4] = BoolGetDatum(acked);
-	os_exec(&set_position, v, nulls, 0);
 }
 
 /*
@@ -154,7 +95,7 @@ store_position(text *name, const consumer_row *c, bool acked)
  * (or dropped by a replay); OS016 for a batch never cut.
  */
 static bool
-ack_open_batch(text *name, consumer_row *c, int64 batch_id)
+ack_open_batch(text *name, os_consumer_row *c, int64 batch_id)
 {
 	if (c->batch_snapshot && c->batch_id == batch_id)
 	{
@@ -186,19 +127,18 @@ OS_FUNCTION(os_next_batch)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	text	   *name;
-	consumer_row c;
+	os_consumer_row c;
 	bool		acked = false;
 	bool		replay;
 	Datum		args[3];
 	DestReceiver *dest;
 	int64		n;
-	int			nestlevel;
 
 	if (PG_ARGISNULL(0))
 		os_error(OS_ERR_NULL_VALUE, "consumer must not be null");
 	name = PG_GETARG_TEXT_PP(0);
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
+	os_store_open();
 	lock_consumer_row(name, &c);
 	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
 		acked = ack_open_batch(name, &c, PG_GETARG_INT64(1));
@@ -210,20 +150,7 @@ OS_FUNCTION(os_next_batch)
 	dest = CreateDestReceiver(DestTuplestore);
 	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
 									rsinfo->econtext->ecxt_per_query_memory, false, NULL, NULL);
-
-	/*
-	 * The range scan on outbox(tx_id), whatever the statistics said when the
-	 * kept plan was made: an outbox analysed while empty (a new install, or
-	 * pruned to nothing) got a sequential scan, and every wake-up then read
-	 * the whole table as it filled.  No sequential scan, as a function's SET
-	 * clause would say, for the query's planning and run only
-	 * (RI_Initial_Check sets work_mem so).
-	 */
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	os_exec_to(&batch_events, args, dest);
-	AtEOXact_GUC(true, nestlevel);
+	os_store_batch_events(args[0], args[1], DatumGetInt64(args[2]), dest);
 	dest->rDestroy(dest);
 	n = tuplestore_tuple_count(rsinfo->setResult);
 	if (!replay && n > 0)
@@ -237,8 +164,8 @@ OS_FUNCTION(os_next_batch)
 		acked = true;
 	}
 	if (!replay || acked)
-		store_position(name, &c, acked);
-	SPI_finish();
+		os_store_set_position(name, &c, acked);
+	os_store_close();
 	return (Datum) 0;
 }
 
@@ -250,7 +177,7 @@ OS_FUNCTION(os_next_batch)
 OS_FUNCTION(os_ack_batch)
 {
 	text	   *name;
-	consumer_row c;
+	os_consumer_row c;
 	bool		acked;
 
 	if (PG_ARGISNULL(1))
@@ -258,11 +185,11 @@ OS_FUNCTION(os_ack_batch)
 	if (PG_ARGISNULL(0))
 		os_error(OS_ERR_NULL_VALUE, "consumer must not be null");
 	name = PG_GETARG_TEXT_PP(0);
-	SPI_connect();
+	os_store_open();
 	lock_consumer_row(name, &c);
 	acked = ack_open_batch(name, &c, PG_GETARG_INT64(1));
 	if (acked)
-		store_position(name, &c, true);
-	SPI_finish();
+		os_store_set_position(name, &c, true);
+	os_store_close();
 	PG_RETURN_BOOL(acked);
 }

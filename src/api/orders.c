@@ -5,8 +5,9 @@
  *	  chosen strategy and writes the saga events.
  *
  * Lines are sorted by product id and each product row is locked by its
- * guarded update (rows.c) in that order, so two orders never deadlock and
- * stock never goes below zero.  An idempotency key replays the first order.
+ * guarded update (the store's reservation) in that order, so two orders
+ * never deadlock and stock never goes below zero.  An idempotency key
+ * replays the first order.
  */
 #include "order_system.h"
 
@@ -49,31 +50,6 @@ typedef struct place_result
 	bool		expires_isnull;
 	bool		replayed;
 } place_result;
-
-static os_stmt find_by_key = OS_STMT(
-									 "SELECT o.id, o.status, o.total_amount, o.currency, p.id, p.status, p.reference,"
-									 " p.expires_at, o.request_fingerprint"
-									 " FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
-									 " WHERE o.member_id = $1 AND o.idempotency_key = $2",
-									 2, INT8OID, TEXTOID);
-
-/*
- * The member and the payment method in one statement: no row when there is
- * no such member, nulls for the method when it is unknown.  (A join of the
- * two lookups: the former "VALUES (1) LEFT JOIN both" took two plan nodes
- * more, 6 k instructions an order: bench/callgrind.)
- */
-static os_stmt why_not_reserved = OS_STMT(
-										  "SELECT active, stock_available, flash_buckets, price, currency"
-										  " FROM order_system.product WHERE id = $1",
-										  1, INT8OID);
-
-static os_stmt sell_reserved = OS_STMT(
-									   "UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
-									   " stock_sold = p.stock_sold + l.quantity"
-									   " FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id"
-									   " AND l.bucket IS NULL",
-									   1, INT8OID);
 
 /* ------------------------------------------------------------ parsing */
 
@@ -172,31 +148,28 @@ replay_by_key(const place_request *req, place_result *res)
 {
 	LOCKTAG		tag;
 	uint64		h = os_fnv1a(OS_FNV_INIT, &req->member_id, sizeof(int64));
-	Datum		values[2];
-	bool		isnull;
+	os_order_replay r;
 
 	h = os_fnv1a(h, req->idem_key, strlen(req->idem_key));
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
 						 OS_IDEMPOTENCY_LOCK_CLASS);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
-	values[0] = Int64GetDatum(req->member_id);
-	values[1] = CStringGetTextDatum(req->idem_key);
-	if (os_exec(&find_by_key, values, NULL, 1) == 0)
+	if (!os_store_order_by_key(req->member_id, req->idem_key, &r))
 		return false;
-	if ((uint64) os_getint64(0, 9) != req->fingerprint)
+	if (r.fingerprint != req->fingerprint)
 		os_error(OS_ERR_IDEMPOTENCY_CONFLICT,
 				 "idempotency key \"%s\" was used for a different order request",
 				 req->idem_key);
-	res->order_id = os_getint64(0, 1);
-	res->status = os_getstr(0, 2);
-	res->total = os_getint64(0, 3);
-	res->currency = os_getstr(0, 4);
-	res->payment_id = os_getint64(0, 5);
-	res->payment_status = os_getstr(0, 6);
-	res->reference = os_getstr(0, 7);
-	res->expires_at = os_getattr(0, 8, &isnull);
-	res->expires_isnull = isnull;
+	res->order_id = r.order_id;
+	res->status = r.status;
+	res->total = r.total;
+	res->currency = r.currency;
+	res->payment_id = r.payment_id;
+	res->payment_status = r.payment_status;
+	res->reference = r.reference;
+	res->expires_at = r.expires_at;
+	res->expires_isnull = r.expires_isnull;
 	res->replayed = true;
 	return true;
 }
@@ -210,57 +183,18 @@ replay_by_key(const place_request *req, place_result *res)
 static Oid
 check_member_and_method(const place_request *req)
 {
-	Datum		m[OS_MEMBER_NCOLS];
-	Datum		pm[OS_PAYMENT_METHOD_NCOLS];
-	bool		mnull[OS_MEMBER_NCOLS];
-	bool		pmnull[OS_PAYMENT_METHOD_NCOLS];
+	bool		active;
+	Oid			handler;
+	bool		enabled;
 
-	if (!os_rows_read(OS_MEMBER, Int64GetDatum(req->member_id), m, mnull))
+	if (!os_store_member_active(req->member_id, &active))
 		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", req->member_id);
-	if (!DatumGetBool(m[2]))
+	if (!active)
 		os_error(OS_ERR_MEMBER_INACTIVE, "member " INT64_FORMAT " is not active", req->member_id);
-	if (!os_rows_read(OS_PAYMENT_METHOD, CStringGetTextDatum(req->method), pm, pmnull) ||
-		!DatumGetBool(pm[1]))
+	if (!os_store_payment_method(req->method, &handler, &enabled) || !enabled)
 		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD,
 				 "payment method \"%s\" is unknown or disabled", req->method);
-	return DatumGetObjectId(pm[0]);
-}
-
-/*
- * The rate limit: refill the member's token bucket for the time since its
- * last order (capped at the burst), take one token, keep what is left, as
- *   UPDATE member SET rate_tokens = LEAST(burst, coalesce(rate_tokens +
- *       GREATEST(0, epoch of now() - rate_at) * per_s, burst)) - 1,
- *     rate_at = GREATEST(rate_at, now()) WHERE id = member
- * would (rows.c).  A locked update, so concurrent orders of one member take
- * their tokens in turn; rate_at never moves back (an older transaction may
- * come later).
- */
-typedef struct token_arg
-{
-	double		burst;
-	double		per_s;
-	double		left;
-} token_arg;
-
-static bool
-take_token(Datum *cols, bool *nulls, void *arg)
-{
-	token_arg  *a = arg;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	double		tokens = a->burst;
-
-	if (!nulls[0] && !nulls[1])
-	{
-		double		elapsed = (double) (now - DatumGetTimestampTz(cols[1])) / USECS_PER_SEC;
-
-		tokens = Min(a->burst, DatumGetFloat8(cols[0]) + Max(0.0, elapsed) * a->per_s);
-	}
-	a->left = tokens - 1;
-	cols[0] = Float8GetDatum(a->left);
-	cols[1] = TimestampTzGetDatum(nulls[1] ? now : Max(DatumGetTimestampTz(cols[1]), now));
-	nulls[0] = nulls[1] = false;
-	return true;
+	return handler;
 }
 
 /*
@@ -273,25 +207,20 @@ take_token(Datum *cols, bool *nulls, void *arg)
 static void
 take_token_and_ids(const place_request *req, place_result *res)
 {
-	os_rows		w;
-	token_arg	a;
+	double		left;
 
-	res->order_id = os_rows_nextval("orders_id_seq");
-	res->payment_id = os_rows_nextval("payment_id_seq");
+	res->order_id = os_store_next_order_id();
+	res->payment_id = os_store_next_payment_id();
 	if (os_order_rate_per_min <= 0)
 		return;
-	a.burst = (double) os_order_burst;
-	a.per_s = os_order_rate_per_min / 60.0;
-	a.left = 0;
-	os_rows_begin(&w);
-	if (!os_rows_update(&w, OS_MEMBER, req->member_id, take_token, &a))
+	if (!os_store_take_order_token(req->member_id, (double) os_order_burst,
+								   os_order_rate_per_min / 60.0, &left))
 		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", req->member_id);
-	os_rows_end(&w);
-	if (!os_rate_allows(a.left))
+	if (!os_rate_allows(left))
 		ereport(ERROR,
 				(errcode(os_sqlstate(OS_ERR_RATE_LIMITED)),
 				 errmsg("member " INT64_FORMAT " has placed too many orders: try again in %.1f s",
-						req->member_id, os_rate_retry_after(a.left, os_order_rate_per_min)),
+						req->member_id, os_rate_retry_after(left, os_order_rate_per_min)),
 				 errdetail("At most %d orders at once and %d a minute after that.",
 						   os_order_burst, os_order_rate_per_min)));
 }
@@ -304,66 +233,28 @@ take_token_and_ids(const place_request *req, place_result *res)
 static char *
 reserve_elsewhere(os_line *line, int16 *bucket)
 {
-	Datum		v = Int64GetDatum(line->product_id);
-	bool		isnull;
-	char	   *currency;
+	os_product_brief p;
 
-	if (os_exec(&why_not_reserved, &v, NULL, 1) == 0)
+	if (!os_store_product_brief(line->product_id, &p))
 		os_error(OS_ERR_PRODUCT_NOT_FOUND, "product " INT64_FORMAT " not found",
 				 line->product_id);
-	if (!DatumGetBool(os_getattr(0, 1, &isnull)))
+	if (!p.active)
 		os_error(OS_ERR_PRODUCT_INACTIVE, "product " INT64_FORMAT " is not active",
 				 line->product_id);
-	if (DatumGetInt16(os_getattr(0, 3, &isnull)) == 0)
+	if (p.flash_buckets == 0)
 		ereport(ERROR,
 				(errcode(os_sqlstate(OS_ERR_OUT_OF_STOCK)),
 				 errmsg("product " INT64_FORMAT " has " INT64_FORMAT " in stock, "
 						INT64_FORMAT " requested",
-						line->product_id, os_getint64(0, 2), line->quantity)));
-	line->unit_price = os_getint64(0, 4);
-	currency = os_getstr(0, 5);
+						line->product_id, p.available, line->quantity)));
+	line->unit_price = p.price;
 	*bucket = os_bucket_reserve(line->product_id, line->quantity);
 	if (*bucket < 0)
 		ereport(ERROR,
 				(errcode(os_sqlstate(OS_ERR_OUT_OF_STOCK)),
 				 errmsg("product " INT64_FORMAT " is on flash sale and no bucket holds "
 						INT64_FORMAT, line->product_id, line->quantity)));
-	return currency;
-}
-
-/*
- * Reserve a line from its product row, as
- *   UPDATE product SET stock_available = stock_available - q,
- *     stock_reserved = stock_reserved + q
- *   WHERE id = p AND active AND stock_available >= q AND flash_buckets = 0
- *   RETURNING price, currency
- * would (rows.c): a row that fails the test is neither locked nor written.
- */
-typedef struct reserve_arg
-{
-	int64		quantity;
-	int64		price;
-	char	   *currency;
-} reserve_arg;
-
-static bool
-reserve_from_row(Datum *cols, bool *nulls, void *arg)
-{
-	reserve_arg *a = arg;
-	int64		available = DatumGetInt64(cols[1]);
-	int64		reserved;
-
-	if (!DatumGetBool(cols[0]) || available < a->quantity || DatumGetInt16(cols[3]) != 0)
-		return false;
-	if (pg_add_s64_overflow(DatumGetInt64(cols[2]), a->quantity, &reserved))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("bigint out of range")));
-	cols[1] = Int64GetDatum(available - a->quantity);
-	cols[2] = Int64GetDatum(reserved);
-	a->price = DatumGetInt64(cols[4]);
-	a->currency = TextDatumGetCString(cols[5]);
-	return true;
+	return p.currency;
 }
 
 /* Reserve every line in product order; returns the order's currency. */
@@ -372,23 +263,18 @@ reserve_lines(place_request *req)
 {
 	os_line    *lines = req->lines;
 	char	   *currency = NULL;
-	os_rows		w;
+	os_batch	b;
 
 	req->buckets = palloc(sizeof(int16) * req->nlines);
 	req->any_bucket = false;
-	os_rows_begin(&w);
+	os_store_batch_begin(&b);
 	for (int i = 0; i < req->nlines; i++)
 	{
-		reserve_arg a = {lines[i].quantity, 0, NULL};
 		char	   *cur;
 
 		req->buckets[i] = -1;
-		if (os_rows_update(&w, OS_PRODUCT, lines[i].product_id, reserve_from_row, &a))
-		{
-			lines[i].unit_price = a.price;
-			cur = a.currency;
-		}
-		else
+		if (!os_store_reserve_from_row(&b, lines[i].product_id, lines[i].quantity,
+									   &lines[i].unit_price, &cur))
 		{
 			cur = reserve_elsewhere(&lines[i], &req->buckets[i]);
 			req->any_bucket = true;
@@ -399,7 +285,7 @@ reserve_lines(place_request *req)
 					 lines[i].product_id, cur, currency);
 		currency = cur;
 	}
-	os_rows_end(&w);
+	os_store_batch_end(&b);
 	return currency;
 }
 
@@ -460,82 +346,57 @@ placed_events(const place_request *req, const place_result *res,
 }
 
 /*
- * Write the order, its lines, its payment and its events, straight into
- * the tables (rows.c: no INSERT statement to start).  A pending
+ * Write the order, its lines, its payment and its events.  A pending
  * payment expires the payment timeout (or the plan's own) after the
  * transaction's start, as now() + that interval would.
  */
 static void
 write_order(const place_request *req, const os_payment_plan *plan, place_result *res)
 {
-	os_rows		w;
-	Datum		v[OS_PAYMENT_NCOLS];
-	bool		n[OS_PAYMENT_NCOLS];
 	int64		expires = plan->expires_in_s > 0 ? plan->expires_in_s : os_payment_timeout_s;
 	text	   *placed;
 	text	   *next;
-	const char *next_type;
+	os_order_row order;
+	os_payment_row payment;
+	os_event_row events[2];
 
 	res->reference = plan->reference[0] ? pstrdup(plan->reference) : NULL;
 	res->expires_isnull = strcmp(res->payment_status, "pending") != 0;
 	res->expires_at = res->expires_isnull ? (Datum) 0 :
 		TimestampTzGetDatum(TimestampTzPlusMilliseconds(GetCurrentTransactionStartTimestamp(),
 														expires * 1000));
-	next_type = placed_events(req, res, plan, &placed, &next);
 
-	os_rows_begin(&w);
-	memset(n, false, sizeof(n));
-	v[0] = Int64GetDatum(res->order_id);
-	v[1] = Int64GetDatum(req->member_id);
-	v[2] = CStringGetTextDatum(res->status);
-	v[3] = CStringGetTextDatum(res->currency);
-	v[4] = Int64GetDatum(res->total);
-	v[5] = CStringGetTextDatum(req->method);
-	v[6] = req->idem_key ? CStringGetTextDatum(req->idem_key) : (Datum) 0;
-	n[6] = req->idem_key == NULL;
-	v[7] = Int64GetDatum((int64) req->fingerprint);
-	os_rows_insert(&w, OS_ORDERS, v, n);
+	order.id = res->order_id;
+	order.member_id = req->member_id;
+	order.status = res->status;
+	order.currency = res->currency;
+	order.total = res->total;
+	order.method = req->method;
+	order.idempotency_key = req->idem_key;
+	order.fingerprint = req->fingerprint;
 
-	for (int i = 0; i < req->nlines; i++)
+	payment.id = res->payment_id;
+	payment.order_id = res->order_id;
+	payment.method = req->method;
+	payment.amount = res->total;
+	payment.points_amount = plan->points_amount;
+	payment.external_amount = plan->external_amount;
+	payment.status = res->payment_status;
+	payment.reference = res->reference;
+	payment.expires_at = res->expires_at;
+	payment.expires_isnull = res->expires_isnull;
+
+	events[1].type = placed_events(req, res, plan, &placed, &next);
+	events[0].type = "order.placed";
+	events[0].payload = placed;
+	events[1].payload = next;
+	for (int i = 0; i < 2; i++)
 	{
-		const os_line *line = &req->lines[i];
-
-		v[0] = Int64GetDatum(res->order_id);
-		v[1] = Int64GetDatum(line->product_id);
-		v[2] = Int64GetDatum(line->quantity);
-		v[3] = Int64GetDatum(line->unit_price);
-		v[4] = Int64GetDatum(line->unit_price * line->quantity);	/* checked by total */
-		v[5] = Int16GetDatum(req->buckets[i]);
-		memset(n, false, sizeof(n));
-		n[5] = req->buckets[i] < 0;
-		os_rows_insert(&w, OS_ORDER_LINE, v, n);
+		events[i].aggregate_type = "order";
+		events[i].aggregate_id = res->order_id;
 	}
-
-	v[0] = Int64GetDatum(res->payment_id);
-	v[1] = Int64GetDatum(res->order_id);
-	v[2] = CStringGetTextDatum(req->method);
-	v[3] = Int64GetDatum(res->total);
-	v[4] = Int64GetDatum(plan->points_amount);
-	v[5] = Int64GetDatum(plan->external_amount);
-	v[6] = CStringGetTextDatum(res->payment_status);
-	v[7] = res->reference ? CStringGetTextDatum(res->reference) : (Datum) 0;
-	v[8] = res->expires_at;
-	memset(n, false, sizeof(n));
-	n[7] = res->reference == NULL;
-	n[8] = res->expires_isnull;
-	os_rows_insert(&w, OS_PAYMENT, v, n);
-
-	memset(n, false, sizeof(n));
-	v[0] = CStringGetTextDatum("order.placed");
-	v[1] = CStringGetTextDatum("order");
-	v[2] = Int64GetDatum(res->order_id);
-	v[3] = PointerGetDatum(placed);
-	os_rows_insert(&w, OS_OUTBOX, v, n);
-	v[0] = CStringGetTextDatum(next_type);
-	v[3] = PointerGetDatum(next);
-	os_rows_insert(&w, OS_OUTBOX, v, n);
-	os_rows_end(&w);
-	os_note_event();
+	os_store_write_order(&order, req->lines, req->buckets, req->nlines, &payment,
+						 events, lengthof(events));
 }
 
 /* Spend the plan's points from the member's balance. */
@@ -562,7 +423,6 @@ place(place_request *req, place_result *res)
 	Oid			handler;
 	os_payment_request preq;
 	os_payment_plan plan;
-	Datum		id;
 
 	handler = check_member_and_method(req);
 	res->currency = reserve_lines(req);
@@ -588,8 +448,7 @@ place(place_request *req, place_result *res)
 	write_order(req, &plan, res);
 	if (plan.external_amount == 0)
 	{
-		id = Int64GetDatum(res->order_id);
-		os_exec(&sell_reserved, &id, NULL, 0);
+		os_store_move_line_stock(res->order_id, OS_STOCK_SELL);
 		if (req->any_bucket)
 			os_bucket_move(res->order_id, OS_STOCK_SELL);
 	}
@@ -648,7 +507,7 @@ OS_FUNCTION(os_place_order)
 				 errmsg("place_order must be declared to return a composite type")));
 	read_request(fcinfo, &req);
 
-	SPI_connect();
+	os_store_open();
 	place_or_replay(&req, &res);
 
 	values[0] = Int64GetDatum(res.order_id);
@@ -665,6 +524,6 @@ OS_FUNCTION(os_place_order)
 	spi = MemoryContextSwitchTo(caller);
 	tuple = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);
 	MemoryContextSwitchTo(spi);
-	SPI_finish();
+	os_store_close();
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }

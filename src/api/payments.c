@@ -40,15 +40,6 @@ static const struct
 	{os_pay_points_card, "pay_points_card"},
 };
 
-static os_stmt insert_method = OS_STMT(
-									   "INSERT INTO order_system.payment_method (name, handler, description)"
-									   " VALUES ($1, $2, $3)",
-									   3, TEXTOID, REGPROCEDUREOID, TEXTOID);
-
-static os_stmt enable_method = OS_STMT(
-									   "UPDATE order_system.payment_method SET enabled = $2 WHERE name = $1",
-									   2, TEXTOID, BOOLOID);
-
 /* ------------------------------------------------------------ jsonb */
 
 static JsonbValue *
@@ -334,8 +325,6 @@ OS_FUNCTION(os_register_payment_method)
 	static const char *const names[] = {"name", "handler"};
 	char	   *name;
 	char	   *description;
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
 
 	os_require_args(fcinfo, 2, names);
 	name = os_text_arg(fcinfo, 0, "name", 63);
@@ -345,13 +334,9 @@ OS_FUNCTION(os_register_payment_method)
 		os_error(OS_ERR_INVALID_PARAMETER,
 				 "payment method name \"%s\" must be lower-case letters, digits and _", name);
 	check_handler(PG_GETARG_OID(1));
-	values[0] = CStringGetTextDatum(name);
-	values[1] = PG_GETARG_DATUM(1);
-	values[2] = description ? CStringGetTextDatum(description) : (Datum) 0;
-	nulls[2] = description ? ' ' : 'n';
-	SPI_connect();
-	os_exec(&insert_method, values, nulls, 0);
-	SPI_finish();
+	os_store_open();
+	os_store_insert_payment_method(name, PG_GETARG_OID(1), description);
+	os_store_close();
 	PG_RETURN_VOID();
 }
 
@@ -359,16 +344,13 @@ OS_FUNCTION(os_register_payment_method)
 OS_FUNCTION(os_set_payment_method_enabled)
 {
 	static const char *const names[] = {"name", "enabled"};
-	Datum		values[2];
 	char	   *name;
 
 	os_require_args(fcinfo, 2, names);
 	name = os_text_arg(fcinfo, 0, "name", 63);
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_GETARG_DATUM(1);
-	SPI_connect();
-	if (os_exec(&enable_method, values, NULL, 0) == 0)
+	os_store_open();
+	if (!os_store_set_payment_method_enabled(name, PG_GETARG_BOOL(1)))
 		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD, "payment method \"%s\" does not exist", name);
-	SPI_finish();
+	os_store_close();
 	PG_RETURN_BOOL(PG_GETARG_BOOL(1));
 }

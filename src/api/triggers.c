@@ -433,10 +433,10 @@ OS_FUNCTION(os_emit_event_trigger)
 						RelationGetRelationName(td->tg_relation))));
 	payload = payload_json(cfg, td->tg_relation, op, old, new);
 
-	SPI_connect();
+	os_store_open();
 	os_emit_event(cfg->event_types[op], cfg->aggregate,
 				  integer_value(key, cfg->key_type), payload);
-	SPI_finish();
+	os_store_close();
 	return PointerGetDatum(NULL);
 }
 
@@ -589,7 +589,7 @@ OS_FUNCTION(os_place_order_trigger)
 	key = po_text(td, attno[PO_KEY], "idempotency_key", false);
 	params = po_jsonb(td, attno[PO_PARAMS], "payment_params", false);
 
-	SPI_connect();
+	os_store_open();
 	values[0] = Int64GetDatum(os_place_order_values(
 													integer_value(member, column_base_type(RelationGetDescr(td->tg_relation),
 																						   attno[PO_MEMBER])),
@@ -603,7 +603,7 @@ OS_FUNCTION(os_place_order_trigger)
 		cols[n++] = attno[PO_STATUS];
 		MemoryContextSwitchTo(spi);
 	}
-	SPI_finish();
+	os_store_close();
 	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_trigtuple,
 													 RelationGetDescr(td->tg_relation),
 													 n, cols, values, nulls));

@@ -186,6 +186,34 @@ extern os_result os_points_earned(os_money paid_outside, int32_t rate_bp,
 extern bool os_rate_allows(double tokens_left);
 extern double os_rate_retry_after(double tokens_left, int32_t per_minute);
 
+/*
+ * Take one token from a bucket that held tokens elapsed_s seconds ago
+ * (never_used: a bucket not used yet, full): refill at per_s tokens a second
+ * (time running backwards refills nothing), cap at burst, take one.
+ * Returns the tokens left (below 0: the order is refused).
+ */
+extern double os_rate_take(double tokens, bool never_used, double elapsed_s,
+						   double burst, double per_s);
+
+/* -------------------------------------------------------------- stock */
+
+/* A product's stock as a reservation sees it. */
+typedef struct os_stock
+{
+	bool		active;
+	int16_t		flash_buckets;	/* > 0: stock lives in buckets, not the row */
+	int64_t		available;
+	int64_t		reserved;
+} os_stock;
+
+/*
+ * Reserve quantity from the product row: OS_OK moves it from available to
+ * reserved; OS_NOOP leaves the row alone (inactive, short, or on flash
+ * sale: the caller explains or takes a bucket); OS_ERR_OVERFLOW if reserved
+ * would leave int64.
+ */
+extern os_result os_stock_reserve(os_stock *stock, int64_t quantity);
+
 /* ------------------------------------------------------------- hashing */
 
 /* FNV-1a 64: fingerprint of an order request for idempotency keys. */

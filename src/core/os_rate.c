@@ -1,8 +1,8 @@
 /*
  * os_rate.c
- *	  The per-member order rate limit: a token bucket.  The refill itself is
- *	  done by the guarded UPDATE that stores the bucket (src/orders.c); the
- *	  verdict and the wait it implies are decided here.
+ *	  The per-member order rate limit: a token bucket.  Its refill, the
+ *	  verdict and the wait it implies are decided here; the store keeps the
+ *	  bucket in the member's row.
  */
 #include "os_core.h"
 
@@ -19,4 +19,19 @@ os_rate_retry_after(double tokens_left, int32_t per_minute)
 	if (os_rate_allows(tokens_left) || per_minute <= 0)
 		return 0.0;
 	return -tokens_left * 60.0 / per_minute;
+}
+
+double
+os_rate_take(double tokens, bool never_used, double elapsed_s, double burst,
+			 double per_s)
+{
+	double		held = burst;
+
+	if (!never_used)
+	{
+		held = tokens + (elapsed_s > 0.0 ? elapsed_s : 0.0) * per_s;
+		if (held > burst)
+			held = burst;
+	}
+	return held - 1.0;
 }

@@ -410,6 +410,76 @@ test_rate(void)
 	}
 }
 
+/* The refill: full when never used, capped at the burst, never backwards. */
+static void
+test_rate_take(void)
+{
+	const struct
+	{
+		double		tokens;
+		bool		never_used;
+		double		elapsed_s;
+		double		burst;
+		double		per_s;
+		double		left;
+	}			c[] = {
+		{0.0, true, 0.0, 30.0, 1.0, 29.0},	/* a new bucket starts full */
+		{5.0, false, 0.0, 30.0, 1.0, 4.0},	/* no time passed: one taken */
+		{5.0, false, 2.5, 30.0, 1.0, 6.5},	/* 2.5 s at one a second */
+		{29.5, false, 100.0, 30.0, 1.0, 29.0},	/* capped at the burst */
+		{0.0, false, 0.5, 30.0, 1.0, -0.5}, /* half a token short */
+		{-0.5, false, -10.0, 30.0, 1.0, -1.5},	/* a clock behind refills
+												 * nothing */
+		{2.0, false, 60.0, 30.0, 0.0, 1.0}, /* no refill rate */
+	};
+
+	for (int i = 0; i < lengthof(c); i++)
+	{
+		double		left = os_rate_take(c[i].tokens, c[i].never_used, c[i].elapsed_s,
+										c[i].burst, c[i].per_s);
+
+		ok(fabs(left - c[i].left) < 1e-9,
+		   "rate_take: %g tokens%s, %g s later, burst %g, %g/s: %g left (got %g)",
+		   c[i].tokens, c[i].never_used ? " (never used)" : "", c[i].elapsed_s,
+		   c[i].burst, c[i].per_s, c[i].left, left);
+	}
+}
+
+/* ----------------------------------------------------------------- stock */
+
+static void
+test_stock_reserve(void)
+{
+	const struct
+	{
+		os_stock	before;
+		int64_t		quantity;
+		os_result	want;
+		int64_t		available;
+		int64_t		reserved;
+	}			c[] = {
+		{{true, 0, 5, 0}, 3, OS_OK, 2, 3},
+		{{true, 0, 5, 2}, 5, OS_OK, 0, 7},	/* the last units */
+		{{true, 0, 5, 0}, 6, OS_NOOP, 5, 0},	/* short: untouched */
+		{{false, 0, 5, 0}, 1, OS_NOOP, 5, 0},	/* inactive */
+		{{true, 4, 5, 0}, 1, OS_NOOP, 5, 0},	/* on flash sale: buckets */
+		{{true, 0, 5, INT64_MAX}, 1, OS_ERR_OVERFLOW, 5, INT64_MAX},
+	};
+
+	for (int i = 0; i < lengthof(c); i++)
+	{
+		os_stock	s = c[i].before;
+		os_result	r = os_stock_reserve(&s, c[i].quantity);
+
+		ok(r == c[i].want && s.available == c[i].available && s.reserved == c[i].reserved,
+		   "stock_reserve(%" PRId64 " of %" PRId64 " available, active %d, buckets %d): "
+		   "%d -> %" PRId64 "/%" PRId64 " (got %d -> %" PRId64 "/%" PRId64 ")",
+		   c[i].quantity, c[i].before.available, c[i].before.active,
+		   c[i].before.flash_buckets, c[i].want, c[i].available, c[i].reserved,
+		   r, s.available, s.reserved);
+	}
+}
+
 /* ------------------------------------------------------------ row rules */
 
 static void
@@ -1175,6 +1245,8 @@ main(void)
 	test_money();
 	test_points();
 	test_rate();
+	test_rate_take();
+	test_stock_reserve();
 	test_rules();
 	test_quantity();
 	test_normalize();
