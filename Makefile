@@ -2,7 +2,17 @@
 #
 #   make && make install        build and install into $(pg_config --pkglibdir)
 #   make installcheck           pg_regress + isolation specs against a running server
+#   make regresscheck           pg_regress only (sql/, expected/) against a running server
+#   make isolationcheck         isolation specs only (test/isolation/) against a running server
+#   make pgtap_installcheck     pgTAP (test/pgtap/) in a fresh database PGTAP_DATABASE
+#                               (default order_system_tap) of a running server with pgtap
+#   make prove_installcheck     TAP tests (test/tap/): each starts its own clusters from the
+#                               installed server; run as a non-root user who can run initdb
+#   make core-test              the pure-C core's unit test; no server needed
 #   test/run                    every test on a throwaway cluster (see README)
+#
+# The server the installcheck targets use is the one PGHOST, PGPORT and
+# PGDATABASE name; PROVE_FLAGS (e.g. --verbose) go to prove and pg_prove.
 
 EXTENSION = order_system
 MODULE_big = order_system
@@ -60,3 +70,42 @@ install-listener: listener
 
 clean-listener:
 	$(MAKE) -C listener clean PG_CONFIG=$(PG_CONFIG)
+
+# Each test layer on its own, against the installed extension and (except
+# TAP) the running server that PGHOST, PGPORT and PGDATABASE name.
+.PHONY: regresscheck isolationcheck pgtap_installcheck prove_installcheck
+
+regresscheck:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+isolationcheck:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+# pgTAP needs the pgtap extension installed in the same server.
+PGTAP_DATABASE ?= order_system_tap
+pgtap_installcheck:
+	$(bindir)/psql -X -q -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' \
+		-c 'DROP DATABASE IF EXISTS $(PGTAP_DATABASE)' \
+		-c 'CREATE DATABASE $(PGTAP_DATABASE)'
+	$(bindir)/psql -X -q -v ON_ERROR_STOP=1 -d $(PGTAP_DATABASE) \
+		-c 'CREATE EXTENSION order_system' -c 'CREATE EXTENSION pgtap'
+	PATH="$(bindir):$$PATH" pg_prove $(PROVE_FLAGS) -d $(PGTAP_DATABASE) test/pgtap/*.sql
+
+# The TAP tests start their own clusters with PostgreSQL::Test::Cluster
+# (from the server's test/perl, with OrderSystem::TestCluster from
+# test/perl), so they run as a user that can run initdb, not root.  Their
+# logs go to $(TAP_TESTDIR)/tmp_check/log.  PROVE_FLAGS (e.g. --verbose)
+# and PROVE_TESTS (e.g. test/tap/002_delivery_sql.pl) as for PGXS's TAP_TESTS.
+TAP_TESTDIR ?= $(CURDIR)/tmp_check/tap
+prove_installcheck:
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		echo "prove_installcheck: initdb refuses to run as root; run it as the clusters' owner (test/run does)" >&2; \
+		exit 1; \
+	fi
+	rm -rf '$(TAP_TESTDIR)'/tmp_check
+	$(MKDIR_P) '$(TAP_TESTDIR)'/tmp_check
+	cd $(srcdir) && \
+	   TESTDIR='$(TAP_TESTDIR)' PATH="$(bindir):$$PATH" \
+	   PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' \
+	   $(or $(PROVE),prove) $(PG_PROVE_FLAGS) -I $(srcdir)/test/perl $(PROVE_FLAGS) \
+	   $(if $(PROVE_TESTS),$(PROVE_TESTS),test/tap/*.pl)

@@ -10,104 +10,27 @@
 # outbox, so deliveries can be compared with it.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use OrderSystem::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('delivery');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-# a few members place the whole load: no per-member rate limit
-order_system.order_rate_limit = 0
-shared_preload_libraries = 'order_system'
-order_system.notify_database = 'postgres'
-order_system.prune_interval = 0
-max_prepared_transactions = 2
-});
-$node->start;
-
+# A few members place the whole load: no per-member rate limit.
+my $node = order_system_node('delivery',
+	settings => { 'order_system.order_rate_limit' => 0, max_prepared_transactions => 2 });
+create_delivery_log($node);
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION order_system;
 	SELECT order_system.create_member('Buyer ' || i, NULL, 1000000000) FROM generate_series(1, 8) i;
 	SELECT order_system.create_product('D-' || i, 'Delivered ' || i, 100, 'KRW', 1000000)
 	  FROM generate_series(1, 4) i;
-	CREATE TABLE delivered (consumer text, batch_id bigint, id bigint);
-	-- drain(consumer): next_batch, record, ack_batch, commit, until nothing
-	-- is left; the number of events received.
-	CREATE PROCEDURE drain(consumer text, INOUT received bigint DEFAULT 0)
-	LANGUAGE plpgsql AS $$
-	DECLARE
-		k bigint;
-	BEGIN
-		received := 0;
-		LOOP
-			INSERT INTO delivered SELECT consumer, b.batch_id, b.id FROM order_system.next_batch(consumer) b;
-			GET DIAGNOSTICS k = ROW_COUNT;
-			EXIT WHEN k = 0;
-			PERFORM order_system.ack_batch(consumer,
-				(SELECT max(d.batch_id) FROM delivered d WHERE d.consumer = drain.consumer));
-			COMMIT;
-			received := received + k;
-		END LOOP;
-	END $$;
 });
 
-# Orders in their own transactions, on members 1-8 and products 1-4.
-sub place_orders
-{
-	my ($count, $method) = @_;
-	$node->safe_psql('postgres', join('', map {
-		sprintf(q{SELECT order_system.place_order(%d, '[{"product_id": %d, "quantity": 1}]', '%s');}
-			  . "\n", 1 + $_ % 8, 1 + $_ % 4, $method)
-	} 1 .. $count));
-}
-
-# What the consumer received compared with the outbox events after $base:
-# "never_delivered/delivered_twice/not_in_outbox".
-sub delivery_check
-{
-	my ($consumer, $base) = @_;
-	return $node->safe_psql('postgres', qq{
-		SELECT (SELECT count(*) FROM order_system.outbox e
-				 WHERE e.id > $base AND NOT EXISTS
-					(SELECT 1 FROM delivered d WHERE d.consumer = '$consumer' AND d.id = e.id))
-			   || '/' ||
-			   (SELECT count(*) FROM (SELECT d.id FROM delivered d WHERE d.consumer = '$consumer'
-									   GROUP BY d.id HAVING count(*) > 1) twice)
-			   || '/' ||
-			   (SELECT count(*) FROM delivered d WHERE d.consumer = '$consumer'
-				   AND NOT EXISTS (SELECT 1 FROM order_system.outbox e WHERE e.id = d.id))});
-}
-
-sub max_event_id
-{
-	return $node->safe_psql('postgres', 'SELECT coalesce(max(id), 0) FROM order_system.outbox');
-}
-
-# After kill -9 the old postmaster's pid file and shared memory can linger
-# until its children exit, so one start may fail: retry for a bounded time.
-# A failed start may take the old pid for a running server; a failing stop
-# clears that again.
-sub start_after_crash
-{
-	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
-	while (time() < $deadline)
-	{
-		return 1 if $node->start(fail_ok => 1);
-		usleep(200_000);
-		$node->stop('fast', fail_ok => 1);
-	}
-	return $node->start;
-}
-
 ############################################################ (a) wake-ups
-ok($node->poll_query_until('postgres', 'SELECT preloaded AND running FROM order_system.notifier_status()'),
-	'the notifier worker runs when order_system is preloaded');
+ok(wait_for_notifier($node), 'the notifier worker runs when order_system is preloaded');
 
 my $listener = $node->background_psql('postgres');
 $listener->query_safe('LISTEN order_system_events');
-place_orders(1, 'card');
+place_orders($node, 1);
 
 my $heard = '';
 my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
@@ -133,20 +56,20 @@ is($rc . $err, '0', 'an order transaction can be prepared: it sends no NOTIFY it
 
 ############################################################ (b) a backlog
 $node->safe_psql('postgres', q{SELECT order_system.register_consumer('backlog')});
-my $base = max_event_id();
-place_orders(100, 'card');
+my $base = max_event_id($node);
+place_orders($node, 100);
 is($node->safe_psql('postgres', qq{SELECT count(*) FROM order_system.outbox
 	WHERE id > $base AND event_type = 'order.placed'}), '100', '100 orders wait in the outbox');
 is($node->safe_psql('postgres', q{CALL drain('backlog')}),
 	$node->safe_psql('postgres', "SELECT count(*) FROM order_system.outbox WHERE id > $base"),
 	'the consumer receives the whole backlog');
-is(delivery_check('backlog', $base), '0/0/0', 'every backlog event exactly once, nothing else');
+is(delivery_check($node, 'backlog', $base), '0/0/0', 'every backlog event exactly once, nothing else');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM order_system.next_batch('backlog')}), '0',
 	'then nothing is left');
 
 ############################################################ (c) a crash under load
 $node->safe_psql('postgres', q{SELECT order_system.register_consumer('crash')});
-$base = max_event_id();
+$base = max_event_id($node);
 my $orders_before = $node->safe_psql('postgres', 'SELECT count(*) FROM order_system.orders');
 
 my $script = $node->basedir . '/place_order.sql';
@@ -186,22 +109,21 @@ ok($node->poll_query_until('postgres', qq{
 	SELECT (SELECT count(*) FROM order_system.orders) > $orders_before + 200
 	   AND EXISTS (SELECT 1 FROM delivered WHERE consumer = 'crash')}),
 	'orders commit and the consumer reads under load');
+my $postmaster = postmaster_pid($node);
 $node->kill9;
 $bench->finish;
 $reader->finish;
 isnt($bench->result, 0, 'pgbench lost its connections to the crash');
 
-ok(start_after_crash(), 'the server restarts after kill -9');
-ok($node->poll_query_until('postgres', 'SELECT running FROM order_system.notifier_status()'),
-	'the notifier worker runs again');
+ok(restart_after_crash($node, $postmaster), 'the server restarts after kill -9');
+ok(wait_for_notifier($node), 'the notifier worker runs again');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM order_system.orders o
 	WHERE NOT EXISTS (SELECT 1 FROM order_system.outbox e WHERE e.aggregate_type = 'order'
 						 AND e.aggregate_id = o.id AND e.event_type = 'order.placed')}),
 	'0', 'every committed order has its order.placed event');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM order_system.check_invariants()'), '0',
-	'check_invariants() is empty after crash recovery');
+invariants_ok($node, 'check_invariants() is empty after crash recovery');
 $node->safe_psql('postgres', q{CALL drain('crash')});
-is(delivery_check('crash', $base), '0/0/0',
+is(delivery_check($node, 'crash', $base), '0/0/0',
 	'after the restart the consumer has every event of the load exactly once');
 my $load_orders = $node->safe_psql('postgres', 'SELECT count(*) FROM order_system.orders') - $orders_before;
 cmp_ok($load_orders, '>', 200, "the load committed $load_orders orders before the crash");
@@ -209,8 +131,8 @@ is($node->safe_psql('postgres', qq{SELECT count(*) FROM order_system.outbox
 	WHERE id > $base AND event_type = 'order.placed'}), $load_orders, 'one order.placed event each');
 
 ############################################################ (d) an open batch and a restart
-$base = max_event_id();
-place_orders(3, 'points');
+$base = max_event_id($node);
+place_orders($node, 3, method => 'points');
 my $open = q{SELECT string_agg(batch_id || ':' || (id - BASE), ',' ORDER BY id)
 	FROM order_system.next_batch('crash')};
 $open =~ s/BASE/$base/;

@@ -10,7 +10,7 @@
 use strict;
 use warnings;
 use IPC::Run;
-use PostgreSQL::Test::Cluster;
+use OrderSystem::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
@@ -18,22 +18,15 @@ use Time::HiRes qw(time usleep);
 my $rounds = 4;
 my $started_at = time;
 my $tmp = PostgreSQL::Test::Utils::tempdir;
-my $node = PostgreSQL::Test::Cluster->new('crash_rounds');
-$node->init;
+# A few members place the whole load: no per-member rate limit;
 # payment_timeout = 2 lets expire_orders race with the other steps.
-$node->append_conf('postgresql.conf', q{
-# a few members place the whole load: no per-member rate limit
-order_system.order_rate_limit = 0
-shared_preload_libraries = 'order_system'
-order_system.notify_database = 'postgres'
-order_system.prune_interval = 0
-order_system.payment_timeout = 2
-});
-$node->start;
+my $node = order_system_node('crash_rounds',
+	settings => { 'order_system.order_rate_limit' => 0, 'order_system.payment_timeout' => 2 });
+# The consumer 'rounds', registered from the start, reads during the load.
+create_delivery_log($node);
 
 # Products 1-3 never run out; product 4 does, so place_order meets OS005.
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION order_system;
 	SELECT order_system.create_member('Member ' || i, NULL, 1000000) FROM generate_series(1, 8) i;
 	SELECT order_system.create_product('CR-' || i, 'Crashed ' || i, 100 * i, 'KRW',
 									   CASE WHEN i = 4 THEN 20 ELSE 1000000 END)
@@ -124,23 +117,6 @@ $node->safe_psql('postgres', q{
 		RETURN cr_unexpected('expire_orders', SQLSTATE, SQLERRM);
 	END $$;
 
-	-- What the consumer received, recorded in the transaction that
-	-- acknowledges it.
-	CREATE TABLE delivered (batch_id bigint, id bigint);
-	CREATE PROCEDURE drain(INOUT received bigint DEFAULT 0) LANGUAGE plpgsql AS $$
-	DECLARE
-		k bigint;
-	BEGIN
-		received := 0;
-		LOOP
-			INSERT INTO delivered SELECT b.batch_id, b.id FROM order_system.next_batch('rounds') b;
-			GET DIAGNOSTICS k = ROW_COUNT;
-			EXIT WHEN k = 0;
-			PERFORM order_system.ack_batch('rounds', (SELECT max(batch_id) FROM delivered));
-			COMMIT;
-			received := received + k;
-		END LOOP;
-	END $$;
 	SELECT order_system.register_consumer('rounds', true);
 });
 
@@ -166,37 +142,6 @@ sub count_of
 	return $node->safe_psql('postgres', "SELECT count(*) FROM ($sql) q");
 }
 
-# "never_delivered/delivered_twice/not_in_outbox" over the whole outbox.
-sub delivery_check
-{
-	return $node->safe_psql('postgres', q{
-		SELECT (SELECT count(*) FROM order_system.outbox e
-				 WHERE NOT EXISTS (SELECT 1 FROM delivered d WHERE d.id = e.id))
-			   || '/' ||
-			   (SELECT count(*) FROM (SELECT id FROM delivered GROUP BY id HAVING count(*) > 1) twice)
-			   || '/' ||
-			   (SELECT count(*) FROM delivered d
-				 WHERE NOT EXISTS (SELECT 1 FROM order_system.outbox e WHERE e.id = d.id))});
-}
-
-# After kill -9 the lock file names the dead postmaster until it is reaped,
-# and its backends may hold shared memory a little longer: wait for it to
-# go, then retry the start for a bounded time (a failing stop clears a pid
-# that a failed start read from a stale lock file).
-sub restart_after_crash
-{
-	my ($postmaster) = @_;
-	my $deadline = time + 30;
-	usleep(50_000) while kill(0, $postmaster) && time < $deadline;
-	while (time < $deadline)
-	{
-		return 1 if $node->start(fail_ok => 1);
-		$node->stop('fast', fail_ok => 1);
-		usleep(200_000);
-	}
-	return 0;
-}
-
 for my $round (1 .. $rounds)
 {
 	my $orders_before = $node->safe_psql('postgres', 'SELECT count(*) FROM order_system.orders');
@@ -213,7 +158,7 @@ for my $round (1 .. $rounds)
 				n bigint;
 			BEGIN
 				FOR i IN 1 .. 2000 LOOP
-					CALL drain(n);
+					CALL drain('rounds', n);
 					COMMIT;
 					PERFORM pg_sleep(0.01);
 				END LOOP;
@@ -222,19 +167,18 @@ for my $round (1 .. $rounds)
 
 	my $delay = 0.5 + rand(2.0);
 	usleep(int($delay * 1_000_000));
-	my ($postmaster) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
+	my $postmaster = postmaster_pid($node);
 	$node->kill9;
 	$bench->finish;
 	$reader->finish;
 	note(sprintf 'round %d: killed after %.2f s', $round, $delay);
 	isnt($bench->result(0), 0, "round $round: the crash cut the load short");
 
-	ok(restart_after_crash($postmaster), "round $round: the server restarts after kill -9");
+	ok(restart_after_crash($node, $postmaster), "round $round: the server restarts after kill -9");
 	my $orders = $node->safe_psql('postgres', 'SELECT count(*) FROM order_system.orders') - $orders_before;
 	cmp_ok($orders, '>', 0, "round $round: the load committed orders ($orders) before the crash");
 
-	my $violations = $node->safe_psql('postgres', 'SELECT * FROM order_system.check_invariants()');
-	is($violations, '', "round $round: check_invariants() is empty");
+	invariants_ok($node, "round $round: check_invariants() is empty");
 	is(count_of(q{SELECT 1 FROM order_system.orders o WHERE NOT EXISTS
 		(SELECT 1 FROM order_system.outbox e WHERE e.aggregate_type = 'order'
 			AND e.aggregate_id = o.id AND e.event_type = 'order.placed')}),
@@ -245,9 +189,9 @@ for my $round (1 .. $rounds)
 	is($node->safe_psql('postgres', q{SELECT string_agg(format('%s: %s %s', step, sqlstate, message),
 		E'\n') FROM cr_errors WHERE NOT expected}), '', "round $round: no step failed except by losing a race");
 
-	my $after = $node->safe_psql('postgres', 'CALL drain()');
+	my $after = $node->safe_psql('postgres', q{CALL drain('rounds')});
 	note("round $round: $after events delivered after the restart");
-	is(delivery_check(), '0/0/0', "round $round: every event so far delivered exactly once");
+	is(delivery_check($node, 'rounds'), '0/0/0', "round $round: every event so far delivered exactly once");
 }
 
 note('lost races: ', $node->safe_psql('postgres', q{

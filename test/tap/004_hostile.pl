@@ -4,13 +4,11 @@
 # records its call in a trap table that must stay empty.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use OrderSystem::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('hostile');
-$node->init;
-$node->start;
+my $node = order_system_node('hostile', preload => 0, extension => 0);
 
 # mallory plants in public and in her own schema evil.
 $node->safe_psql('postgres', q{
@@ -98,8 +96,7 @@ $node->safe_psql('postgres', q{
 });
 is($node->safe_psql('postgres', q{SELECT coalesce(string_agg(what, ', '), '') FROM public.trap}), '',
 	'no planted function or operator ran during any call');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM order_system.check_invariants()'), '0',
-	'and the shop is consistent');
+invariants_ok($node, 'and the shop is consistent');
 
 $node->stop;
 done_testing();

@@ -6,29 +6,18 @@ use strict;
 use warnings;
 use IPC::Run;
 use JSON::PP;
-use PostgreSQL::Test::Cluster;
+use OrderSystem::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
+use Time::HiRes qw(time);
 
-chomp(my $bindir = `pg_config --bindir`);
-my $listen = "$bindir/order_system_listen";
-plan skip_all => "$listen is not installed (make install)" unless -x $listen;
+my $listen = installed_program('order_system_listen');
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
-my $node = PostgreSQL::Test::Cluster->new('listener');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-# a few members place the whole load: no per-member rate limit
-order_system.order_rate_limit = 0
-shared_preload_libraries = 'order_system'
-order_system.notify_database = 'postgres'
-order_system.prune_interval = 0
-});
-$node->start;
+# A few members place the whole load: no per-member rate limit.
+my $node = order_system_node('listener', settings => { 'order_system.order_rate_limit' => 0 });
 my $db = $node->connstr('postgres');
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION order_system;
 	SELECT order_system.create_member('member ' || i, NULL, 100000) FROM generate_series(1, 10) i;
 	SELECT order_system.create_product('SKU-' || i, 'product ' || i, 1000, 'KRW', 1000000)
 	  FROM generate_series(1, 5) i;
@@ -37,10 +26,7 @@ $node->safe_psql('postgres', q{
 # Run the listener to completion: (exit code, stdout, stderr).
 sub listen_run
 {
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ $listen, @_ ], '<', \undef, '>', \$out, '2>', \$err,
-		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	return ($? >> 8, $out, $err);
+	return run_program([ $listen, @_ ]);
 }
 
 # Background processes, stopped at exit even if a test bails out.
@@ -86,32 +72,11 @@ sub events_of
 	return @events;
 }
 
-# Wait until $cond holds, at most $secs seconds; whether it held.
-sub wait_until
-{
-	my ($cond, $secs) = @_;
-	my $deadline = time + ($secs // $PostgreSQL::Test::Utils::timeout_default);
-	while (time < $deadline)
-	{
-		return 1 if $cond->();
-		usleep(50_000);
-	}
-	return $cond->();
-}
-
-# Place n card orders, one transaction each.
-sub place_orders
+# Place n card orders, one transaction each, on members 1-10 and products 1-5.
+sub place_card_orders
 {
 	my ($n) = @_;
-	$node->safe_psql('postgres', join '', map {
-		my ($m, $p) = (1 + $_ % 10, 1 + $_ % 5);
-		"SELECT order_system.place_order($m, '[{\"product_id\": $p, \"quantity\": 1}]', 'card');\n"
-	} 1 .. $n);
-}
-
-sub max_event_id
-{
-	return $node->safe_psql('postgres', 'SELECT coalesce(max(id), 0) FROM order_system.outbox');
+	place_orders($node, $n, members => 10, products => 5);
 }
 
 sub outbox_ids_after
@@ -199,8 +164,8 @@ is($rc, 0, '--create --once registers a consumer and exits 0');
 is($out, '', 'a consumer registered now skips the events already written');
 like($err, qr/registered consumer "catchup"/, 'registration is logged on stderr');
 
-my $before = max_event_id();
-place_orders(100);
+my $before = max_event_id($node);
+place_card_orders(100);
 ($rc, $out, $err) = listen_run('-d', $db, '-c', 'catchup', '--once', '--quiet');
 is($rc, 0, '--once after 100 orders exits 0');
 is($err, '', '--quiet: nothing on stderr');
@@ -227,12 +192,12 @@ is_deeply([ map { $_->{id} } events_of($out) ], outbox_ids_after(0),
 
 # The listener writes the lines itself: byte for byte what row_to_json gives,
 # escapes included.
-$before = max_event_id();
+$before = max_event_id($node);
 $node->safe_psql('postgres', q{
 	INSERT INTO order_system.outbox (event_type, aggregate_type, aggregate_id, payload)
 	VALUES (E'odd "quoted" \\\\ \t\n\r\b\f \x01 \u00fcn\u00ef', E'agg\x1f/</', 7,
 			'{"k": "v\\"", "n": [1.50, null], "s": "\\u00e9\\n"}')});
-place_orders(1);
+place_card_orders(1);
 ($rc, $out) = listen_run('-d', $db, '-c', 'everything', '--once');
 is($out, $node->safe_psql('postgres', qq{
 	SELECT string_agg(pg_catalog.row_to_json(e)::text, E'\\n' ORDER BY e.id)
@@ -243,8 +208,8 @@ is($out, $node->safe_psql('postgres', qq{
 # ---------------------------------------------------------------- --exec
 
 listen_run('-d', $db, '-c', 'piped', '--create', '--once');
-$before = max_event_id();
-place_orders(3);
+$before = max_event_id($node);
+place_card_orders(3);
 my ($marker, $sink) = ("$tmp/marker", "$tmp/sink");
 ($rc, $out, $err) = listen_run('-d', $db, '-c', 'piped', '--once', '--exec',
 	"if [ -e '$marker' ]; then cat > '$sink'; else touch '$marker'; exit 1; fi");
@@ -254,8 +219,8 @@ like($err, qr/batch \d+ not delivered \(command exited with status 1\); retrying
 is_deeply([ map { $_->{id} } events_of(text_of($sink)) ], outbox_ids_after($before),
 	'the command got the batch as JSON lines on stdin');
 
-$before = max_event_id();
-place_orders(1);
+$before = max_event_id($node);
+place_card_orders(1);
 ($rc, $out, $err) = listen_run('-d', $db, '-c', 'piped', '--once', '--exec', 'exit 5',
 	'--max-retries', '2');
 is($rc, 3, 'a command that keeps failing: exit 3 after --max-retries');
@@ -278,8 +243,7 @@ ok($node->poll_query_until('postgres', q{
 	'the listener drained and waits');
 my $notifies = $node->safe_psql('postgres', 'SELECT notifies FROM order_system.notifier_status()');
 my $t0 = time;
-my $order = $node->safe_psql('postgres', q{
-	SELECT order_id FROM order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'card')});
+my $order = place_order($node, 1, 1, 'card');
 ok(wait_until(sub { text_of($live_out) =~ /"order_id": $order\b/ }, 30),
 	'an order committed while the listener waits is delivered');
 cmp_ok(time - $t0, '<', 10, 'well within the 60 s poll interval: woken by the notifier');
@@ -290,7 +254,7 @@ is(listen_stop($live), 0, 'SIGTERM while waiting: exit 0');
 # ------------------------------------------------- kill -9 of the listener
 
 listen_run('-d', $db, '-c', 'crashy', '--create', '--once');
-$before = max_event_id();
+$before = max_event_id($node);
 my $load_out = "$tmp/load1.out";
 my $load = start_load(150, $load_out);
 my @out = ("$tmp/crashy1.out", "$tmp/crashy2.out");
@@ -318,7 +282,7 @@ note(sprintf '%d events, %d deliveries', scalar @$expected, scalar @delivered);
 # leaves committed events it has not delivered; it must reconnect and
 # deliver them after the restart.
 listen_run('-d', $db, '-c', 'survivor', '--create', '--once');
-$before = max_event_id();
+$before = max_event_id($node);
 my $orders_before = $node->safe_psql('postgres', 'SELECT max(id) FROM order_system.orders');
 my ($surv_out, $surv_err) = ("$tmp/survivor.out", "$tmp/survivor.err");
 $h = listen_start($surv_out, $surv_err, '-c', 'survivor', '--poll-interval', '200');
@@ -329,23 +293,14 @@ my $orders_paused = $node->safe_psql('postgres', 'SELECT max(id) FROM order_syst
 ok($node->poll_query_until('postgres',
 		"SELECT max(id) >= $orders_paused + 100 FROM order_system.orders"),
 	'orders keep committing while the listener is paused');
-my ($postmaster) = split /\n/, text_of($node->data_dir . '/postmaster.pid');
+my $postmaster = postmaster_pid($node);
 $node->kill9;
 $load->finish;
 $h->signal('CONT');
 my $lines_at_crash = () = text_of($surv_out) =~ /\n/g;
-# The lock file names the dead postmaster until it is reaped, and its
-# backends may hold shared memory a little longer: wait, then retry.
 ok(wait_until(sub { !kill 0, $postmaster }), 'the postmaster is gone');
-my $started = 0;
-for (1 .. 100)
-{
-	last if $started = $node->start(fail_ok => 1);
-	usleep(200_000);
-}
-ok($started, 'the server restarts after kill -9');
-my $after_crash = $node->safe_psql('postgres', q{
-	SELECT order_id FROM order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'card')});
+ok(restart_after_crash($node, $postmaster), 'the server restarts after kill -9');
+my $after_crash = place_order($node, 1, 1, 'card');
 ok(wait_caught_up('survivor'), 'the running listener reconnects and catches up');
 is(listen_stop($h), 0, 'SIGTERM: exit 0');
 like(text_of($surv_err), qr/connection lost .*reconnecting in \d+ ms/, 'the lost connection is logged');

@@ -5,25 +5,15 @@
 use strict;
 use warnings;
 use IPC::Run;
-use PostgreSQL::Test::Cluster;
+use OrderSystem::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-chomp(my $bindir = `pg_config --bindir`);
-my $gateway = "$bindir/order_system_gateway";
-plan skip_all => "$gateway is not installed (make install)" unless -x $gateway;
+my $gateway = installed_program('order_system_gateway');
 
-my $node = PostgreSQL::Test::Cluster->new('gateway');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'order_system'
-order_system.notify_database = 'postgres'
-order_system.prune_interval = 0
-});
-$node->start;
+my $node = order_system_node('gateway');
 my $db = $node->connstr('postgres');
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION order_system;
 	SELECT order_system.create_member('member ' || i, NULL, 100000) FROM generate_series(1, 4) i;
 	SELECT order_system.create_product('SKU-' || i, 'product ' || i, 1000, 'KRW', 1000)
 	  FROM generate_series(1, 3) i;
@@ -32,22 +22,13 @@ $node->safe_psql('postgres', q{
 # Run the gateway to completion: (exit code, stdout, stderr).
 sub gateway_run
 {
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ $gateway, '-d', $db, @_ ], '<', \undef, '>', \$out, '2>', \$err,
-		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	return ($? >> 8, $out, $err);
+	return run_program([ $gateway, '-d', $db, @_ ]);
 }
 
 sub query { return $node->safe_psql('postgres', $_[0]); }
 
 # Place an order of one unit, one transaction; its id.
-sub place
-{
-	my ($member, $product, $method, $params) = @_;
-	$params = defined $params ? "'$params'" : 'NULL';
-	return query(qq{SELECT order_id FROM order_system.place_order($member,
-		'[{"product_id": $product, "quantity": 1}]', '$method', NULL, $params)});
-}
+sub place { return place_order($node, @_); }
 
 # Everything the gateway could change, as text.
 my $state_sql = q{
@@ -113,7 +94,7 @@ is(query(q{SELECT count(*) FROM order_system.payment p
 is(query(q{SELECT count(*) FROM order_system.orders
 		   WHERE status = 'cancelled' AND status_reason <> 'declined by gateway simulator'
 			 AND id <> } . $cancelled), '0', 'declines carry the simulator reason');
-is(query('SELECT count(*) FROM order_system.check_invariants()'), '0', 'check_invariants() is empty');
+invariants_ok($node, 'check_invariants() is empty');
 
 # Duplicate delivery: replay everything, with the same seed and another one.
 my $state = query($state_sql);
@@ -129,7 +110,7 @@ query(q{SELECT order_system.replay_consumer('payment-gateway', 0)});
 is($rc, 0, 'a replay whose draws differ (OS007 on settled orders) exits 0') or diag($err);
 is($out, '', '--quiet: no lines');
 is(query($state_sql), $state, 'and changes nothing either');
-is(query('SELECT count(*) FROM order_system.check_invariants()'), '0', 'invariants still hold');
+invariants_ok($node, 'invariants still hold');
 
 # Live: woken by the notifier, it confirms orders as they come; SIGTERM stops it.
 my $live_out = '';

@@ -1,0 +1,212 @@
+# The node set-up and the small checks the TAP tests of order_system
+# (test/tap/) share.  A node is a PostgreSQL::Test::Cluster, so the tests
+# run where those run: under prove with TESTDIR and PG_REGRESS set
+# (make prove_installcheck), as a user that can run initdb.
+#
+#   my $node = order_system_node('name');       # preloaded, extension created
+#   my $node = order_system_node('name', preload => 0, extension => 0);
+#   my $node = order_system_node('name',
+#       settings => { 'order_system.order_rate_limit' => 0 });
+package OrderSystem::TestCluster;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+our @EXPORT = qw(
+  order_system_node installed_program run_program wait_until
+  wait_for_notifier place_order place_orders max_event_id invariants_ok
+  postmaster_pid restart_after_crash create_delivery_log delivery_check);
+
+# A started node.  preload (default 1): order_system in
+# shared_preload_libraries, its notifier serving the database postgres and
+# never pruning the outbox, so what was delivered can be compared with every
+# event written.  settings: more postgresql.conf lines, values spelled as
+# there.  extension (default 1): CREATE EXTENSION order_system in postgres.
+sub order_system_node
+{
+	my ($name, %opts) = @_;
+	my $preload = $opts{preload} // 1;
+	my $extension = $opts{extension} // 1;
+	my $settings = $opts{settings} // {};
+
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	my $conf = '';
+	$conf .= q{
+shared_preload_libraries = 'order_system'
+order_system.notify_database = 'postgres'
+order_system.prune_interval = 0
+} if $preload;
+	$conf .= "$_ = $settings->{$_}\n" for sort keys %$settings;
+	$node->append_conf('postgresql.conf', $conf) if $conf ne '';
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION order_system') if $extension;
+	return $node;
+}
+
+# The path of an installed program of the extension (order_system_listen,
+# order_system_gateway); the test file is skipped when it is missing.
+sub installed_program
+{
+	my ($program) = @_;
+	chomp(my $bindir = `pg_config --bindir`);
+	my $path = "$bindir/$program";
+	plan skip_all => "$path is not installed (make install)" unless -x $path;
+	return $path;
+}
+
+# Run a command to completion, stdin empty: (exit code, stdout, stderr).
+sub run_program
+{
+	my ($command) = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run($command, '<', \undef, '>', \$out, '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return ($? >> 8, $out, $err);
+}
+
+# Wait until $cond->() holds, at most $secs seconds (default the test
+# timeout); whether it held.
+sub wait_until
+{
+	my ($cond, $secs) = @_;
+	my $deadline = time + ($secs // $PostgreSQL::Test::Utils::timeout_default);
+	while (time < $deadline)
+	{
+		return 1 if $cond->();
+		usleep(50_000);
+	}
+	return $cond->();
+}
+
+# Wait until the notifier worker of a preloaded node runs; whether it does.
+sub wait_for_notifier
+{
+	my ($node) = @_;
+	return $node->poll_query_until('postgres',
+		'SELECT preloaded AND running FROM order_system.notifier_status()');
+}
+
+# Place one order of one unit in its own transaction; its id.  $params: the
+# payment parameters as JSON text, or none.
+sub place_order
+{
+	my ($node, $member, $product, $method, $params) = @_;
+	$params = defined $params ? "'$params'" : 'NULL';
+	return $node->safe_psql('postgres', qq{SELECT order_id FROM order_system.place_order($member,
+		'[{"product_id": $product, "quantity": 1}]', '$method', NULL, $params)});
+}
+
+# Place $count orders of one unit, one transaction each, the i-th by member
+# 1 + i % members on product 1 + i % products.
+sub place_orders
+{
+	my ($node, $count, %opts) = @_;
+	my $members = $opts{members} // 8;
+	my $products = $opts{products} // 4;
+	my $method = $opts{method} // 'card';
+	$node->safe_psql('postgres', join('', map {
+		sprintf(q{SELECT order_system.place_order(%d, '[{"product_id": %d, "quantity": 1}]', '%s');}
+			  . "\n", 1 + $_ % $members, 1 + $_ % $products, $method)
+	} 1 .. $count));
+	return;
+}
+
+sub max_event_id
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', 'SELECT coalesce(max(id), 0) FROM order_system.outbox');
+}
+
+# The test that check_invariants() returns no rows in $db (default
+# postgres); a failure shows the rows.
+sub invariants_ok
+{
+	my ($node, $test_name, $db) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	return is($node->safe_psql($db // 'postgres', 'SELECT * FROM order_system.check_invariants()'),
+		'', $test_name);
+}
+
+# The pid of the running postmaster, read before a kill9 so that
+# restart_after_crash can wait for it to go.
+sub postmaster_pid
+{
+	my ($node) = @_;
+	my ($pid) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
+	return $pid;
+}
+
+# Start the node again after kill -9 of the postmaster $pid; whether it
+# started.  The lock file names the dead postmaster until it is reaped, and
+# its backends may hold shared memory a little longer: wait for it to go,
+# then retry the start for a bounded time (a failing stop clears a pid that
+# a failed start read from a stale lock file).
+sub restart_after_crash
+{
+	my ($node, $pid) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	usleep(50_000) while kill(0, $pid) && time < $deadline;
+	while (time < $deadline)
+	{
+		return 1 if $node->start(fail_ok => 1);
+		$node->stop('fast', fail_ok => 1);
+		usleep(200_000);
+	}
+	return 0;
+}
+
+# A consumer that records what it receives in the transaction that
+# acknowledges it: table delivered (consumer, batch_id, id) and procedure
+# drain(consumer, INOUT received): next_batch, record, ack_batch, commit,
+# until nothing is left; received is the number of events.
+sub create_delivery_log
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', q{
+	CREATE TABLE delivered (consumer text, batch_id bigint, id bigint);
+	CREATE PROCEDURE drain(consumer text, INOUT received bigint DEFAULT 0)
+	LANGUAGE plpgsql AS $$
+	DECLARE
+		k bigint;
+	BEGIN
+		received := 0;
+		LOOP
+			INSERT INTO delivered SELECT consumer, b.batch_id, b.id FROM order_system.next_batch(consumer) b;
+			GET DIAGNOSTICS k = ROW_COUNT;
+			EXIT WHEN k = 0;
+			PERFORM order_system.ack_batch(consumer,
+				(SELECT max(d.batch_id) FROM delivered d WHERE d.consumer = drain.consumer));
+			COMMIT;
+			received := received + k;
+		END LOOP;
+	END $$;
+});
+	return;
+}
+
+# What $consumer recorded in delivered compared with the outbox events after
+# id $base (default 0): "never_delivered/delivered_twice/not_in_outbox".
+sub delivery_check
+{
+	my ($node, $consumer, $base) = @_;
+	$base //= 0;
+	return $node->safe_psql('postgres', qq{
+		SELECT (SELECT count(*) FROM order_system.outbox e
+				 WHERE e.id > $base AND NOT EXISTS
+					(SELECT 1 FROM delivered d WHERE d.consumer = '$consumer' AND d.id = e.id))
+			   || '/' ||
+			   (SELECT count(*) FROM (SELECT d.id FROM delivered d WHERE d.consumer = '$consumer'
+									   GROUP BY d.id HAVING count(*) > 1) twice)
+			   || '/' ||
+			   (SELECT count(*) FROM delivered d WHERE d.consumer = '$consumer'
+				   AND NOT EXISTS (SELECT 1 FROM order_system.outbox e WHERE e.id = d.id))});
+}
+
+1;
