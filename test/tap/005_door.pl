@@ -7,10 +7,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use OrderSystem::TestCluster;
 
-my $node = PostgreSQL::Test::Cluster->new('door');
-$node->init;
-$node->start;
+my $node = order_system_node('door', preload => 0, extension => 0);
 
 $node->safe_psql('postgres', q{CREATE EXTENSION order_system VERSION '0.6.0'});
 my $library = $node->safe_psql('postgres',
