@@ -14,9 +14,10 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "nodes/params.h"
-#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/rel.h"
 
 /* The version of the SQL objects this library's statements are written for. */
@@ -74,19 +75,34 @@ installed_version(void)
 }
 
 /*
- * Once per transaction: the installed SQL objects must be those this
- * library was built for.  A new library over an old schema (before ALTER
- * EXTENSION ... UPDATE) gets a clear error instead of a missing column.
- * A catalog index scan, not a query: it runs on every call's hot path.
+ * The installed SQL objects must be those this library was built for: a new
+ * library over an old schema (before ALTER EXTENSION ... UPDATE) gets a
+ * clear error instead of a missing column.  A match is remembered until a
+ * function changes in pg_proc: creating, dropping or updating the extension
+ * always does (its scripts define its functions), so the catalog is read
+ * again only then.
  */
+static bool version_checked = false;
+static bool version_callback = false;
+
+static void
+forget_version(Datum arg, int cacheid, uint32 hashvalue)
+{
+	version_checked = false;
+}
+
 void
 os_check_installed_version(void)
 {
-	static LocalTransactionId checked = InvalidLocalTransactionId;
 	char	   *version;
 
-	if (MyProc->lxid == checked)
+	if (version_checked)
 		return;
+	if (!version_callback)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, forget_version, (Datum) 0);
+		version_callback = true;
+	}
 	version = installed_version();
 	if (version == NULL || strcmp(version, OS_LIBRARY_VERSION) != 0)
 		ereport(ERROR,
@@ -94,7 +110,7 @@ os_check_installed_version(void)
 				 errmsg("the order_system library is version %s but the extension installed here is %s",
 						OS_LIBRARY_VERSION, version ? version : "missing"),
 				 errhint("Run ALTER EXTENSION order_system UPDATE.")));
-	checked = MyProc->lxid;
+	version_checked = true;
 }
 
 /* Execute; returns SPI_processed.  Errors inside raise as usual. */

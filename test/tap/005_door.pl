@@ -53,5 +53,17 @@ is($node->safe_psql('postgres',
 		qq{SELECT status FROM order_system.place_order($member, '[{"product_id": $product, "quantity": 1}]', 'card')}),
 	'pending_payment', 'and places a card order');
 
+# A session that has passed the door once is not waved through after the
+# objects change under it: replacing the extension by older objects, in the
+# same session, is noticed on the next call.
+($rc, $out, $err) = $node->psql('postgres', q{
+	SELECT count(*) FROM order_system.error_codes();
+	DROP EXTENSION order_system;
+	CREATE EXTENSION order_system VERSION '0.6.0';
+	SELECT count(*) FROM order_system.error_codes();
+}, extra_params => ['-v', 'VERBOSITY=verbose']);
+like($err, qr/ERROR:  55000: the order_system library is version \Q$library\E but the extension installed here is 0\.6\.0/,
+	'a session that passed the door sees a replaced extension');
+
 $node->stop;
 done_testing();
