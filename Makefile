@@ -5,7 +5,9 @@
 #   test/run                    every test on a throwaway cluster (see README)
 
 EXTENSION = order_system
-EXTVERSION = 0.8.0
+# The version being built: the control file's default_version (src/store/spi.c's
+# OS_LIBRARY_VERSION must say the same).
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'$$/\1/p" order_system.control)
 MODULE_big = order_system
 
 # SQL: src/sql/NN_area.sql hold the current definition of every object, in
