@@ -23,6 +23,7 @@ SQL_RELEASED = order_system--0.1.0.sql order_system--0.1.0--0.2.0.sql \
 	order_system--0.6.0--0.7.0.sql
 DATA = $(addprefix src/sql/released/, $(SQL_RELEASED))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.7.0--$(EXTVERSION).sql
+EXTRA_CLEAN = $(addsuffix .tmp, $(DATA_built))
 PGFILEDESC = "order_system - orders, stock, points and payments inside PostgreSQL"
 
 CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \
