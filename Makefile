@@ -15,10 +15,25 @@
 # PGDATABASE name; PROVE_FLAGS (e.g. --verbose) go to prove and pg_prove.
 
 EXTENSION = order_system
+# The version being built: the control file's default_version (src/store/spi.c's
+# OS_LIBRARY_VERSION must say the same).
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'$$/\1/p" order_system.control)
 MODULE_big = order_system
-DATA = order_system--0.1.0.sql order_system--0.1.0--0.2.0.sql order_system--0.2.0--0.3.0.sql \
-	order_system--0.3.0--0.4.0.sql order_system--0.4.0--0.5.0.sql \
-	order_system--0.5.0--0.6.0.sql order_system--0.6.0--0.7.0.sql
+
+# SQL: src/sql/NN_area.sql hold the current definition of every object, in
+# load order; the install script of EXTVERSION is made of them.  The update
+# from the previous release is src/sql/updates/PREV--EXTVERSION.sql (what
+# changes stored data, types or tables, or moves objects) followed by the
+# current definition of every function and every comment, taken from the
+# same files.  Released scripts are kept as they were, in src/sql/released/.
+SQL_SRC = $(sort $(wildcard $(srcdir)/src/sql/[0-9][0-9]_*.sql))
+SQL_RELEASED = order_system--0.1.0.sql order_system--0.1.0--0.2.0.sql \
+	order_system--0.2.0--0.3.0.sql order_system--0.3.0--0.4.0.sql \
+	order_system--0.4.0--0.5.0.sql order_system--0.5.0--0.6.0.sql \
+	order_system--0.6.0--0.7.0.sql
+DATA = $(addprefix src/sql/released/, $(SQL_RELEASED))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.7.0--$(EXTVERSION).sql
+EXTRA_CLEAN = $(addsuffix .tmp, $(DATA_built))
 PGFILEDESC = "order_system - orders, stock, points and payments inside PostgreSQL"
 
 CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \
@@ -49,6 +64,33 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies: every object depends on both headers.
 $(OBJS): src/core/os_core.h src/order_system.h src/store/store.h
+
+# The install script: a header, then the current schema files in order.
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SRC) Makefile
+	{ printf '%s\n' \
+		'/* $@: generated from src/sql/ by make; edit those files. */' '' \
+		'-- complain if script is sourced in psql, rather than via CREATE EXTENSION' \
+		'\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit' '' \
+		'-- Resolve nothing through the caller'"'"'s search_path while installing.' \
+		'SET LOCAL search_path TO pg_catalog, pg_temp;' ''; \
+	  for f in $(SQL_SRC); do printf '%s\n' "-- $${f#$(srcdir)/}" ''; cat "$$f"; echo; done; } > $@.tmp
+	mv $@.tmp $@
+
+# An update script: a header, the hand-written part, then the current
+# definition of every function and comment (CREATE OR REPLACE FUNCTION,
+# which PostgreSQL refuses for a function that is not the extension's own).
+$(EXTENSION)--%--$(EXTVERSION).sql: $(srcdir)/src/sql/updates/%--$(EXTVERSION).sql $(SQL_SRC) \
+		$(srcdir)/src/sql/definitions.awk Makefile
+	{ printf '%s\n' \
+		'/* $@: generated from src/sql/ by make; edit those files. */' '' \
+		'-- complain if script is sourced in psql, rather than via ALTER EXTENSION' \
+		'\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit' '' \
+		'SET LOCAL search_path TO pg_catalog, pg_temp;' '' \
+		'-- src/sql/updates/$*--$(EXTVERSION).sql' ''; \
+	  cat $<; \
+	  printf '\n%s\n\n' '-- the current definitions of every function and comment (src/sql/*.sql)'; \
+	  awk -f $(srcdir)/src/sql/definitions.awk $(SQL_SRC); } > $@.tmp
+	mv $@.tmp $@
 
 # The standalone test of the pure-C core (no server needed).
 .PHONY: core-test

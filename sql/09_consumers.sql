@@ -1,8 +1,8 @@
 -- Event consumers: register_consumer, next_batch, ack_batch,
 -- replay_consumer, unregister_consumer, consumer_status, prune_outbox,
--- events_between and notifier_status.  Batches are cut on transaction
--- snapshots; in this single session a batch is exactly what committed
--- between two cuts.  Ids print relative to the file's base (90000), never
+-- notifier_status, and the internal order_system_internal.events_between.
+-- Batches are cut on transaction snapshots; in this single session a batch
+-- is exactly what committed between two cuts.  Ids print relative to the file's base (90000), never
 -- timestamps, transaction ids or snapshots.  prune_outbox() deletes the
 -- events earlier files wrote, so this file runs last.
 \set VERBOSITY terse
@@ -151,10 +151,10 @@ SELECT pg_current_snapshot()::text AS s1 \gset
 SELECT order_id AS o5 FROM order_system.place_order(:m, format('[{"product_id": %s, "quantity": 1}]', :b)::jsonb, 'card') \gset
 SELECT pg_current_snapshot()::text AS s2 \gset
 SELECT id - 90000 AS id, event_type, aggregate_type || ' ' || (aggregate_id - 90000) AS aggregate
-  FROM order_system.events_between(:'s1', :'s2');
-SELECT (SELECT count(*) FROM order_system.events_between(:'s2', :'s1')) AS backwards,
-       (SELECT count(*) FROM order_system.events_between(:'s1', :'s1')) AS same_snapshot,
-       (SELECT count(*) FROM order_system.events_between('1:1:', :'s2'))
+  FROM order_system_internal.events_between(:'s1', :'s2');
+SELECT (SELECT count(*) FROM order_system_internal.events_between(:'s2', :'s1')) AS backwards,
+       (SELECT count(*) FROM order_system_internal.events_between(:'s1', :'s1')) AS same_snapshot,
+       (SELECT count(*) FROM order_system_internal.events_between('1:1:', :'s2'))
          = (SELECT count(*) FROM order_system.outbox) AS from_the_start;
 
 ----------------------------------------------------------------- replay_consumer

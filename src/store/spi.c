@@ -21,7 +21,7 @@
 #include "utils/rel.h"
 
 /* The version of the SQL objects this library's statements are written for. */
-#define OS_LIBRARY_VERSION "0.7.0"
+#define OS_LIBRARY_VERSION "0.8.0"
 
 static SPIPlanPtr
 stmt_plan(os_stmt *stmt)

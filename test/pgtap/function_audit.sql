@@ -1,5 +1,9 @@
 -- function_audit.sql: every function of order_system against an allow-list.
 --
+-- The API lives in schema order_system; the internals (functions only the
+-- extension's own functions, constraints and triggers call) in
+-- order_system_internal, which no role but the owner may use.
+--
 -- For each function: whether it runs as its definer (SECURITY DEFINER), the
 -- settings it pins, and exactly which of the extension's roles may execute
 -- it.  A function added, dropped or changed in any of these without this
@@ -8,7 +12,7 @@
 -- DEFINER function pins search_path = pg_catalog, pg_temp, and none is
 -- leakproof.
 BEGIN;
-SELECT plan(5);
+SELECT plan(6);
 
 -- (function, SECURITY DEFINER, settings, roles that may execute it: the
 -- order_system_ prefix left off)
@@ -16,10 +20,8 @@ CREATE TEMP TABLE allowed (fn text PRIMARY KEY, secdef boolean, config text, rol
 INSERT INTO allowed VALUES
 	('order_system.ack_batch(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
 	('order_system.adjust_points(bigint,bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
-	('order_system.bucket_adds_up(order_system.stock_bucket)', false, '', 'admin'),
 	('order_system.cancel_order(bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
 	('order_system.check_invariants()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
-	('order_system.check_member_login(regrole)', false, 'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.clear_member_login(regrole)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.complete_order(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.confirm_deposit(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
@@ -28,47 +30,50 @@ INSERT INTO allowed VALUES
 	('order_system.create_member(text,text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app'),
 	('order_system.create_product(text,text,bigint,text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.current_member_id()', true,  'search_path=pg_catalog, pg_temp', 'admin member'),
-	('order_system.cut_snapshot()', false, '', 'admin'),
 	('order_system.deactivate_member(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.deactivate_product(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.decline_payment(bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
 	('order_system.emit_event()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.error_codes()', false, '', 'admin app gateway member'),
-	('order_system.events_between(pg_snapshot,pg_snapshot)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.expire_orders(integer)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.get_member(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
 	('order_system.get_order(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app gateway member'),
 	('order_system.get_product(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
-	('order_system.ledger_delta_ok(order_system.ledger_kind,bigint)', false, '', 'admin'),
-	('order_system.lock_consumer(text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.next_batch(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
 	('order_system.notifier_status()', false, '', 'admin gateway'),
 	('order_system.order_transitions()', false, '', 'admin app member'),
-	('order_system.orders_status_guard()', false, '', 'admin'),
 	('order_system.pay_bank_transfer(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
 	('order_system.pay_card(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
 	('order_system.pay_points(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
 	('order_system.pay_points_card(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
-	('order_system.payment_adds_up(order_system.payment)', false, '', 'admin'),
 	('order_system.place_order(bigint,jsonb,text,text,jsonb)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
 	('order_system.place_order_trigger()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.points_history(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
 	('order_system.prune_outbox()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
-	('order_system.raise_unknown_consumer(text)', false, 'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.refund_order(bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
-	('order_system.refuse_delete()', false, 'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.register_consumer(text,boolean)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
 	('order_system.register_payment_method(text,regprocedure,text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.replay_consumer(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
-	('order_system.require_arg(anyelement,text)', false, 'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.restock(bigint,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.set_flash_sale(bigint,integer)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.set_member_login(regrole,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.set_payment_method_enabled(text,boolean)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.set_price(bigint,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
-	('order_system.stock_adds_up(order_system.product)', false, '', 'admin'),
 	('order_system.unregister_consumer(text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
-	('order_system.virtual_account_valid(text)', false, '', 'admin app member');
+	('order_system.virtual_account_valid(text)', false, '', 'admin app member'),
+	-- the internals: no role but the owner executes them (nor uses their schema)
+	('order_system_internal.bucket_adds_up(order_system.stock_bucket)', false, '', ''),
+	('order_system_internal.check_member_login(regrole)', false, 'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.cut_snapshot()', false, '', ''),
+	('order_system_internal.events_between(pg_snapshot,pg_snapshot)', true,  'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.ledger_delta_ok(order_system.ledger_kind,bigint)', false, '', ''),
+	('order_system_internal.lock_consumer(text)', true,  'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.orders_status_guard()', false, '', ''),
+	('order_system_internal.payment_adds_up(order_system.payment)', false, '', ''),
+	('order_system_internal.raise_unknown_consumer(text)', false, 'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.refuse_delete()', false, 'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.require_arg(anyelement,text)', false, 'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.stock_adds_up(order_system.product)', false, '', '');
 
 CREATE TEMP TABLE actual AS
 SELECT p.oid::regprocedure::text AS fn, p.prosecdef AS secdef,
@@ -76,7 +81,7 @@ SELECT p.oid::regprocedure::text AS fn, p.prosecdef AS secdef,
 	   array_to_string(ARRAY(SELECT replace(r, 'order_system_', '')
 							   FROM unnest('{order_system_admin,order_system_app,order_system_gateway,order_system_member}'::text[]) r
 							  WHERE has_function_privilege(r, p.oid, 'EXECUTE') ORDER BY 1), ' ') AS roles
-  FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'order_system'::regnamespace;
+  FROM pg_catalog.pg_proc p WHERE p.pronamespace IN ('order_system'::regnamespace, 'order_system_internal'::regnamespace);
 
 SELECT set_eq('SELECT * FROM actual', 'SELECT * FROM allowed',
 	'every function has exactly the security, settings and grants of the allow-list');
@@ -84,7 +89,7 @@ SELECT set_eq('SELECT * FROM actual', 'SELECT * FROM allowed',
 SELECT is_empty($$
 	SELECT p.oid::regprocedure, a.grantee::regrole
 	  FROM pg_catalog.pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
-	 WHERE p.pronamespace = 'order_system'::regnamespace
+	 WHERE p.pronamespace IN ('order_system'::regnamespace, 'order_system_internal'::regnamespace)
 	   AND a.grantee <> p.proowner
 	   AND (a.grantee = 0 OR a.grantee::regrole::text NOT IN
 			('order_system_admin', 'order_system_app', 'order_system_gateway', 'order_system_member'))
@@ -96,7 +101,7 @@ SELECT is_empty($$
 
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
-	 WHERE p.pronamespace = 'order_system'::regnamespace AND p.proleakproof
+	 WHERE p.pronamespace IN ('order_system'::regnamespace, 'order_system_internal'::regnamespace) AND p.proleakproof
 	$$, 'no function claims to be leakproof');
 
 -- A member role reaches only its own account and orders, and the catalog.
@@ -107,6 +112,12 @@ SELECT set_eq($$SELECT fn FROM actual WHERE roles LIKE '%member%'$$, $$ VALUES
 	('order_system.current_member_id()'), ('order_system.order_transitions()'),
 	('order_system.error_codes()'), ('order_system.virtual_account_valid(text)') $$,
 	'order_system_member executes only the member-scoped API');
+
+-- Nobody but the owner reaches the internals, whatever EXECUTE says.
+SELECT is_empty($$
+	SELECT r FROM unnest('{public,order_system_admin,order_system_app,order_system_gateway,order_system_member}'::text[]) r
+	 WHERE has_schema_privilege(r, 'order_system_internal', 'USAGE, CREATE')
+	$$, 'no role but the owner may use schema order_system_internal');
 
 SELECT * FROM finish();
 ROLLBACK;

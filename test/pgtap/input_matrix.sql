@@ -13,14 +13,15 @@
 --
 -- Every call runs as order_system_admin and again as the superuser running
 -- this file, in a subtransaction that is always undone, so all calls see
--- the same fixture.  Asserted: the SQLSTATE is in the README's error table
+-- the same fixture.  The internals (schema order_system_internal) are
+-- called as the superuser; every extension role gets 42501 for them.  Asserted: the SQLSTATE is in the README's error table
 -- (or the function's own row in expect); never class XX or 58; NULL in a
 -- required argument of a write function is 22004; a failed call left every
 -- table as it was; a successful one left check_invariants() empty; the
 -- backend survived.  The app and gateway roles make the base and all-NULL
 -- calls: 42501 exactly where not granted.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 SET LOCAL statement_timeout = '120s';
 
 ---------------------------------------------------------------- fixture
@@ -190,8 +191,10 @@ SELECT p.oid::regprocedure AS fn, p.proname::text AS name, p.pronargs::int AS na
 	   p.pronargdefaults::int AS ndefaults, p.proisstrict AS strict,
 	   p.provolatile = 'v' AND NOT p.proisstrict AS writes,
 	   coalesce(p.proargnames[1 : p.pronargs], '{}') AS argnames,
-	   coalesce(string_to_array(p.proargtypes::text, ' ')::regtype[], '{}') AS argtypes
-  FROM pg_proc p WHERE p.pronamespace = 'order_system'::regnamespace;
+	   coalesce(string_to_array(p.proargtypes::text, ' ')::regtype[], '{}') AS argtypes,
+	   p.pronamespace = 'order_system_internal'::regnamespace AS internal
+  FROM pg_proc p
+ WHERE p.pronamespace IN ('order_system'::regnamespace, 'order_system_internal'::regnamespace);
 
 -- Substitute the fixture's ids into an expression.
 CREATE FUNCTION pg_temp.fill(expr text) RETURNS text LANGUAGE plpgsql AS $$
@@ -278,6 +281,10 @@ INSERT INTO calls SELECT c.fn, c.label, c.call, r, NULL, NULL
 -- All of it again as the superuser running this file (ownership checks differ).
 INSERT INTO calls SELECT c.fn, c.label, c.call, session_user, c.vtype, c.vexpr
   FROM calls c WHERE c.role = 'order_system_admin';
+-- The internals: the superuser makes every call, the admin role the base
+-- and all-NULL calls only (refused).
+DELETE FROM calls c USING fn f
+ WHERE f.fn = c.fn AND f.internal AND c.role = 'order_system_admin' AND c.label NOT IN ('base', 'all null');
 
 -- Run one call as a role in a subtransaction that is always undone; report
 -- the SQLSTATE (00000: it worked), whether the tables changed though it
@@ -336,12 +343,13 @@ SELECT is_empty($$
 	$$, 'every argument type has a base value and perturbations');
 
 SELECT set_eq('SELECT DISTINCT fn FROM results',
-	$$SELECT oid::regprocedure FROM pg_proc WHERE pronamespace = 'order_system'::regnamespace$$,
+	$$SELECT oid::regprocedure FROM pg_proc
+	   WHERE pronamespace IN ('order_system'::regnamespace, 'order_system_internal'::regnamespace)$$,
 	'every function of the extension was called');
 
 SELECT is_empty($$
-	SELECT r.fn, r.sqlstate, r.message FROM results r
-	 WHERE r.label ~ 'base$' AND r.role IN ('order_system_admin', session_user)
+	SELECT r.fn, r.sqlstate, r.message FROM results r JOIN fn f ON f.fn = r.fn
+	 WHERE r.label ~ 'base$' AND (r.role = session_user OR (r.role = 'order_system_admin' AND NOT f.internal))
 	   AND r.sqlstate IS DISTINCT FROM coalesce((SELECT e.base FROM expect e
 												   WHERE e.fn = (SELECT name FROM fn WHERE fn.fn = r.fn)), '00000')
 	$$, 'every base call works (or raises what its function is for)');
@@ -361,14 +369,16 @@ SELECT is_empty($$
 	  LEFT JOIN expect e ON e.fn = f.name
 	 WHERE r.sqlstate <> '00000'
 	   AND r.sqlstate NOT IN (SELECT sqlstate FROM documented)
-	   AND NOT (r.role IN ('order_system_app', 'order_system_gateway') AND r.sqlstate = '42501')
+	   AND NOT (r.sqlstate = '42501'
+				AND (r.role IN ('order_system_app', 'order_system_gateway')
+					 OR (f.internal AND r.role <> session_user)))
 	   AND r.sqlstate <> ALL (coalesce(e.extra, '{}') || coalesce(e.always, '-'))
 	   AND r.input IS NULL
 	$$, 'every SQLSTATE is documented for its function');
 
 SELECT is_empty($$
 	SELECT r.call, r.sqlstate, r.message FROM results r JOIN fn f ON f.fn = r.fn JOIN expect e ON e.fn = f.name
-	 WHERE r.role IN ('order_system_admin', session_user) AND e.always IS NOT NULL AND r.sqlstate <> e.always
+	 WHERE (r.role = session_user OR (r.role = 'order_system_admin' AND NOT f.internal)) AND e.always IS NOT NULL AND r.sqlstate <> e.always
 	   AND r.input IS NULL
 	$$, 'functions with a fixed SQLSTATE always raise it');
 
@@ -376,7 +386,7 @@ SELECT is_empty($$
 	SELECT r.call, r.sqlstate, r.message FROM results r
 	  JOIN fn f ON f.fn = r.fn
 	  JOIN unnest(f.argnames, f.argtypes) WITH ORDINALITY a(n, t, i) ON r.label ~ ('^' || a.n || ' := NULL')
-	 WHERE r.role IN ('order_system_admin', session_user) AND f.writes AND a.i <= f.nargs - f.ndefaults
+	 WHERE (r.role = session_user OR (r.role = 'order_system_admin' AND NOT f.internal)) AND f.writes AND a.i <= f.nargs - f.ndefaults
 	   AND f.name NOT IN (SELECT fn FROM expect WHERE always IS NOT NULL)
 	   AND r.sqlstate <> '22004'
 	$$, 'NULL in a required argument of a write function raises 22004');
@@ -391,12 +401,17 @@ SELECT is_empty($$
 
 SELECT is_empty($$
 	SELECT r.role, r.call, r.sqlstate, r.message FROM results r JOIN fn f ON f.fn = r.fn
-	 WHERE r.role IN ('order_system_app', 'order_system_gateway')
+	 WHERE r.role IN ('order_system_app', 'order_system_gateway') AND NOT f.internal
 	   AND (r.sqlstate = '42501') <> NOT has_function_privilege(r.role, r.fn, 'EXECUTE')
 	   -- a STRICT function of constant NULLs is folded to NULL at plan time,
 	   -- before the executor would check EXECUTE: PostgreSQL's doing, harmless
 	   AND NOT (f.strict AND r.label = 'all null' AND r.sqlstate = '00000')
 	$$, 'the app and gateway roles get 42501 exactly for what they are not granted');
+
+SELECT is_empty($$
+	SELECT r.role, r.call, r.sqlstate, r.message FROM results r JOIN fn f ON f.fn = r.fn
+	 WHERE f.internal AND r.role <> session_user AND r.sqlstate <> '42501'
+	$$, 'the extension''s roles get 42501 for every internal function');
 
 SELECT is(ARRAY[pg_backend_pid()::text, pg_postmaster_start_time()::text], ARRAY[:'pid', :'started'],
 	'the backend survived every call');

@@ -4,11 +4,12 @@
 -- (stock never negative and always adding up, points never negative), the
 -- guards that keep referenced rows (there are no foreign keys on the write
 -- path) and indexes; that pg_dump keeps every table and sequence holding user data
--- (pg_extension_config_dump); that the extension is pinned to its schema;
+-- (pg_extension_config_dump); that the extension is pinned to its schema,
+-- with its internals in order_system_internal; that everything has a comment;
 -- and that the status CHECK constraints agree with the C state machine
 -- (order_transitions()) and with the payment states check_invariants() uses.
 BEGIN;
-SELECT plan(66);
+SELECT plan(69);
 
 ---------------------------------------------------------------- tables
 
@@ -109,7 +110,8 @@ SELECT throws_ok(
 	'22003', 'bigint out of range', 'stock counters whose sum leaves bigint are refused');
 
 -- The rules across columns are calls of C functions (their text, re-read
--- by every statement that writes the table, is a fifth of that of the sums).
+-- by every statement that writes the table, is a fifth of that of the sums),
+-- internals of the extension.
 SELECT set_eq($$
 	SELECT c.conrelid::regclass::text, c.conname::text, pg_catalog.pg_get_constraintdef(c.oid)
 	  FROM pg_catalog.pg_constraint c
@@ -118,13 +120,13 @@ SELECT set_eq($$
 						 'points_ledger_sign')
 	$$, $$ VALUES
 	('order_system.product', 'product_stock_adds_up',
-	 'CHECK (order_system.stock_adds_up(product.*))'),
+	 'CHECK (order_system_internal.stock_adds_up(product.*))'),
 	('order_system.payment', 'payment_parts_add_up',
-	 'CHECK (order_system.payment_adds_up(payment.*))'),
+	 'CHECK (order_system_internal.payment_adds_up(payment.*))'),
 	('order_system.stock_bucket', 'stock_bucket_adds_up',
-	 'CHECK (order_system.bucket_adds_up(stock_bucket.*))'),
+	 'CHECK (order_system_internal.bucket_adds_up(stock_bucket.*))'),
 	('order_system.points_ledger', 'points_ledger_sign',
-	 'CHECK (order_system.ledger_delta_ok(kind, delta))')
+	 'CHECK (order_system_internal.ledger_delta_ok(kind, delta))')
 	$$, 'the four rules across columns are C calls, with the row or the bare columns');
 SELECT throws_ok(
 	$$INSERT INTO order_system.payment (order_id, method, amount, points_amount, external_amount, status)
@@ -154,7 +156,7 @@ SELECT is((SELECT count(*)::int FROM pg_catalog.pg_constraint
 		  1, 'there are no other foreign keys');
 SELECT set_eq($$
 	SELECT t.tgrelid::regclass::text, t.tgtype::int FROM pg_catalog.pg_trigger t
-	 WHERE t.tgfoid = 'order_system.refuse_delete()'::regprocedure AND t.tgenabled = 'O'
+	 WHERE t.tgfoid = 'order_system_internal.refuse_delete()'::regprocedure AND t.tgenabled = 'O'
 	$$, $$
 	SELECT r, 2 | 8 | 32	-- BEFORE, DELETE, TRUNCATE; FOR EACH STATEMENT
 	  FROM unnest('{order_system.member,order_system.product,order_system.orders,order_system.payment_method}'::text[]) r
@@ -180,7 +182,7 @@ SELECT is(pg_catalog.pg_get_expr(indpred, indrelid), $$((status)::text = 'pendin
 SELECT has_trigger('order_system', 'orders', 'orders_status_guard',
 	'orders has the status guard trigger');
 SELECT trigger_is('order_system', 'orders', 'orders_status_guard',
-	'order_system', 'orders_status_guard');
+	'order_system_internal', 'orders_status_guard');
 
 ---------------------------------------------------------------- the extension
 
@@ -197,11 +199,39 @@ SELECT is_empty($$
 	$$, 'every table and sequence in the schema belongs to the extension');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
-	 WHERE p.pronamespace = 'order_system'::regnamespace
+	 WHERE p.pronamespace IN ('order_system'::regnamespace, 'order_system_internal'::regnamespace)
 	   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
 						WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
 						  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e')
-	$$, 'every function in the schema belongs to the extension');
+	$$, 'every function in the two schemas belongs to the extension');
+SELECT ok(EXISTS (SELECT FROM pg_catalog.pg_depend d
+				   WHERE d.classid = 'pg_namespace'::regclass
+					 AND d.objid = 'order_system_internal'::regnamespace
+					 AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'),
+	'schema order_system_internal belongs to the extension (DROP EXTENSION drops it)');
+SELECT is_empty($$
+	SELECT c.oid::regclass::text FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace = 'order_system_internal'::regnamespace
+	UNION ALL
+	SELECT t.oid::regtype::text FROM pg_catalog.pg_type t
+	 WHERE t.typnamespace = 'order_system_internal'::regnamespace
+	$$, 'order_system_internal holds functions only');
+
+-- \dd and \d+ answer: every table, view, type and function of the API has
+-- a comment, and so has every internal function.
+SELECT is_empty($$
+	SELECT c.oid::regclass::text FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace = 'order_system'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
+	   AND obj_description(c.oid, 'pg_class') IS NULL
+	UNION ALL
+	SELECT t.oid::regtype::text FROM pg_catalog.pg_type t
+	 WHERE t.typnamespace = 'order_system'::regnamespace AND (t.typtype IN ('d', 'e', 'r') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c'))
+	   AND obj_description(t.oid, 'pg_type') IS NULL
+	UNION ALL
+	SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p
+	 WHERE p.pronamespace IN ('order_system'::regnamespace, 'order_system_internal'::regnamespace)
+	   AND obj_description(p.oid, 'pg_proc') IS NULL
+	$$, 'every table, view, type and function has a comment');
 
 -- pg_dump dumps extension tables only when registered: all of them hold user data.
 SELECT set_eq($$

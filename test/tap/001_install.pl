@@ -1,11 +1,18 @@
-# Installing, dumping and restoring order_system on a fresh cluster:
-# a foreign order_system schema is refused, \dx shows the version, pg_dump
-# keeps every user row and the sequences, and DROP/CREATE works again.
+# Installing, updating, dumping and restoring order_system on a fresh
+# cluster: a foreign order_system schema (or a planted
+# order_system_internal) is refused, \dx shows the version, every update
+# path ends with exactly what a fresh install makes (the schema as
+# pg_dump --binary-upgrade writes it, grants, initial privileges, comments,
+# extension membership, pg_dump registrations), rows and consumers survive
+# the updates, pg_dump keeps every user row and the sequences, and
+# DROP/CREATE works again.
 use strict;
 use warnings;
 use OrderSystem::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+my $version = '0.8.0';
 
 my $node = order_system_node('install', preload => 0, extension => 0);
 
@@ -29,18 +36,119 @@ $node->safe_psql('postgres', q{
 isnt($rc, 0, 'CREATE EXTENSION refuses a schema that already holds objects');
 $node->safe_psql('postgres', 'DROP SCHEMA order_system CASCADE');
 
+# The internals' schema is the extension's own too: one made beforehand
+# (by anybody) could hold planted functions.
+$node->safe_psql('postgres', 'CREATE SCHEMA order_system_internal AUTHORIZATION mallory');
+($rc, $out, $err) = $node->psql('postgres', 'CREATE EXTENSION order_system');
+isnt($rc, 0, 'CREATE EXTENSION refuses an existing order_system_internal schema');
+like($err, qr/schema "order_system_internal" already exists/, 'naming it');
+$node->safe_psql('postgres', 'DROP SCHEMA order_system_internal');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_namespace WHERE nspname = 'order_system'}),
+	'0', 'and leaves no order_system schema behind');
+
 $node->safe_psql('postgres', 'CREATE EXTENSION order_system');
 is($node->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
-	'0.7.0', '\dx shows version 0.7.0');
+	$version, "\\dx shows version $version");
 
-# Every upgrade path ends with the same objects as a fresh install.
-my $members = q{
-	SELECT string_agg(pg_describe_object(classid, objid, objsubid), E'\n'
-					  ORDER BY pg_describe_object(classid, objid, objsubid))
-	  FROM pg_depend
-	 WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
-	   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'order_system')};
+# What an update path must end with: exactly what a fresh install makes.
+# pg_dump skips extension members, except with --binary-upgrade, which
+# writes them all with their ALTER EXTENSION ... ADD; left out are the
+# lines that carry OIDs and transaction ids of this cluster, sequence
+# positions (data), and binary_upgrade_create_empty_extension (its pg_dump
+# registrations are OIDs: compared by name below).  Consecutive GRANT/REVOKE lines are
+# sorted: they are the items of one object's ACL, whose order is the order
+# the grants were made in and means nothing.
+sub schema_dump
+{
+	my ($db) = @_;
+	my $file = $node->basedir . "/schema_$db.sql";
+	my ($stdout, $stderr) = run_command(
+		[ 'pg_dump', '--schema-only', '--binary-upgrade', '-d', $node->connstr($db), '-f', $file ]);
+	die "pg_dump of $db failed: $stderr" if $stderr ne '';
+	my (@out, @acl);
+	my $skip = 0;
+	foreach my $line (split /^/, slurp_file($file))
+	{
+		if ($skip) { $skip--; next; }
+		next if $line =~ /^\\(un)?restrict /;
+		next if $line =~ /binary_upgrade_set_next_|binary_upgrade_create_empty_extension/;
+		next if $line =~ /^SELECT pg_catalog\.setval\(/;
+		# UPDATE pg_catalog.pg_class / SET relfrozenxid = ... / WHERE oid = ...
+		if ($line =~ /^UPDATE pg_catalog\.pg_class$/) { $skip = 2; next; }
+		if ($line =~ /^(GRANT|REVOKE) /) { push @acl, $line; next; }
+		push @out, sort(@acl), $line;
+		@acl = ();
+	}
+	return join('', @out, sort(@acl));
+}
+
+# The rest, from the catalogs, by name: privileges of every member and of
+# the schemas, default privileges, initial privileges (pg_init_privs, what
+# pg_dump compares grants with), comments, membership, pg_dump
+# registrations, and the built-in payment methods.
+my $catalog = q{
+	SELECT string_agg(k || ' | ' || o || ' | ' || coalesce(v, 'NULL'), E'\n' ORDER BY k, o, v) FROM (
+	SELECT 'acl' AS k, m.what AS o,
+		   coalesce((SELECT string_agg(a, ' ' ORDER BY a) FROM unnest(m.acl::text[]) a), '(default)') AS v
+	  FROM (SELECT pg_describe_object(d.classid, d.objid, 0) AS what,
+				   CASE d.classid
+						WHEN 'pg_class'::regclass THEN (SELECT relacl FROM pg_class WHERE oid = d.objid)
+						WHEN 'pg_proc'::regclass THEN (SELECT proacl FROM pg_proc WHERE oid = d.objid)
+						WHEN 'pg_type'::regclass THEN (SELECT typacl FROM pg_type WHERE oid = d.objid)
+						WHEN 'pg_namespace'::regclass THEN (SELECT nspacl FROM pg_namespace WHERE oid = d.objid)
+				   END AS acl
+			  FROM pg_depend d
+			 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+			   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'order_system')
+			UNION ALL
+			SELECT 'schema ' || nspname, nspacl FROM pg_namespace WHERE nspname = 'order_system') m
+	UNION ALL
+	SELECT 'default acl', coalesce(defaclnamespace::regnamespace::text, '-') || ' ' || defaclobjtype::text,
+		   defaclacl::text
+	  FROM pg_default_acl
+	UNION ALL
+	SELECT 'init privs', pg_describe_object(i.classoid, i.objoid, i.objsubid) || ' ' || i.privtype::text,
+		   (SELECT string_agg(a, ' ' ORDER BY a) FROM unnest(i.initprivs::text[]) a)
+	  FROM pg_init_privs i WHERE i.objoid >= 16384
+	UNION ALL
+	SELECT 'comment', pg_describe_object(d.classoid, d.objoid, d.objsubid), d.description
+	  FROM pg_description d WHERE d.objoid >= 16384
+	UNION ALL
+	SELECT 'member', pg_describe_object(d.classid, d.objid, d.objsubid), NULL
+	  FROM pg_depend d
+	 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+	   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'order_system')
+	UNION ALL
+	SELECT 'config dump', c::regclass::text, w
+	  FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(c, w)
+	 WHERE e.extname = 'order_system'
+	UNION ALL
+	SELECT 'extension', extname, extversion || ' ' || extrelocatable || ' ' || extnamespace::regnamespace::text
+	  FROM pg_extension WHERE extname = 'order_system'
+	UNION ALL
+	SELECT 'built-in method', name, handler::text || ' ' || enabled || ' ' || coalesce(description, '')
+	  FROM order_system.payment_method WHERE builtin) x};
+
+# Equal texts pass; otherwise the test fails with their diff.
+sub same_text
+{
+	my ($got, $want, $what, $name) = @_;
+	return pass($name) if $got eq $want;
+	my $dir = $node->basedir;
+	PostgreSQL::Test::Utils::append_to_file("$dir/$what.fresh", $want);
+	PostgreSQL::Test::Utils::append_to_file("$dir/$what.updated", $got);
+	my ($diff) = run_command([ 'diff', '-u', "$dir/$what.fresh", "$dir/$what.updated" ]);
+	fail($name);
+	diag($diff);
+}
+
+my $fresh_schema = schema_dump('postgres');
+my $fresh_catalog = $node->safe_psql('postgres', $catalog);
+like($fresh_schema, qr/ALTER EXTENSION order_system ADD FUNCTION order_system_internal\.require_arg/,
+	'the schema dump shows extension membership, internals included');
+like($fresh_catalog, qr/^init privs \| function order_system\.place_order\(.*order_system_app=X/m,
+	'the catalog comparison sees initial privileges');
 $node->safe_psql('postgres', 'CREATE DATABASE upgraded');
 $node->safe_psql('upgraded', q{CREATE EXTENSION order_system VERSION '0.1.0'});
 is($node->safe_psql('upgraded',
@@ -49,12 +157,12 @@ is($node->safe_psql('upgraded',
 # The library serves the newest SQL objects only: until the update, calls
 # fail with a clear error and a hint instead of a missing column.
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-isnt($rc, 0, 'the 0.7.0 library refuses to work on 0.1.0 objects');
-like($err, qr/library is version 0.7.0 but the extension installed here is 0.1.0.*ALTER EXTENSION order_system UPDATE/s,
+isnt($rc, 0, "the $version library refuses to work on 0.1.0 objects");
+like($err, qr/library is version \Q$version\E but the extension installed here is 0.1.0.*ALTER EXTENSION order_system UPDATE/s,
 	'with a message naming both versions and the fix');
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.2.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.7.0 but the extension installed here is 0.2.0/,
+like($err, qr/library is version \Q$version\E but the extension installed here is 0.2.0/,
 	'and to work on 0.2.0 objects');
 
 # Rows written under 0.2.0 (by hand: this library will not write them)
@@ -77,12 +185,12 @@ $node->safe_psql('upgraded', q{
 });
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.3.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.7.0 but the extension installed here is 0.3.0/,
+like($err, qr/library is version \Q$version\E but the extension installed here is 0.3.0/,
 	'and to work on 0.3.0 objects');
 # 0.4.0 puts new constraints on the same rows: they must pass them.
 $node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE TO '0.4.0'});
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.7.0 but the extension installed here is 0.4.0/,
+like($err, qr/library is version \Q$version\E but the extension installed here is 0.4.0/,
 	'and to work on 0.4.0 objects');
 # 0.5.0 stores payloads as json: the events of before keep their text.
 $node->safe_psql('upgraded', q{
@@ -97,7 +205,7 @@ like($jsonb_payloads, qr/^1 jsonb \{\}\n2 jsonb /, 'payloads before 0.5.0 are js
 $jsonb_payloads =~ s/ jsonb / json /g;
 is($json_payloads, $jsonb_payloads, 'and keep their text as json after the update');
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.7.0 but the extension installed here is 0.5.0/,
+like($err, qr/library is version \Q$version\E but the extension installed here is 0.5.0/,
 	'and to work on 0.5.0 objects');
 # 0.6.0 retypes the consumer name into a domain: registered names pass it.
 $node->safe_psql('upgraded', q{SELECT order_system.register_consumer('before-0.6.0_x', true)});
@@ -106,7 +214,7 @@ is($node->safe_psql('upgraded', q{
 	SELECT c.name || ' ' || pg_typeof(c.name) FROM order_system.consumer c}),
 	'before-0.6.0_x order_system.consumer_name', 'consumer names keep their rows, in the new domain');
 ($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
-like($err, qr/library is version 0.7.0 but the extension installed here is 0.6.0/,
+like($err, qr/library is version \Q$version\E but the extension installed here is 0.6.0/,
 	'and to work on 0.6.0 objects');
 # 0.7.0 gives place_order and next_batch named result types: the functions
 # are made again, with the extension's grants.
@@ -122,10 +230,71 @@ is($node->safe_psql('upgraded', q{
 	. "order_system.place_order(bigint,jsonb,text,text,jsonb) order_system.placed_order "
 	. "order_system_app,order_system_member,order_system_admin",
 	'place_order and next_batch return their row types, callable by the same roles');
+($rc, $out, $err) = $node->psql('upgraded', q{SELECT order_system.create_member('Too Early')});
+like($err, qr/library is version \Q$version\E but the extension installed here is 0.7.0/,
+	'and to work on 0.7.0 objects');
+
+# 0.8.0 moves the internals to order_system_internal.  A consumer
+# registered (and positioned) before keeps its row and position.
+my $consumer = q{SELECT name || ' ' || batch_id || ' ' || last_snapshot::text FROM order_system.consumer};
+my $consumer_before = $node->safe_psql('upgraded', $consumer);
+$node->safe_psql('upgraded', q{ALTER EXTENSION order_system UPDATE});
+is($node->safe_psql('upgraded',
+		q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
+	$version, "ALTER EXTENSION order_system UPDATE reaches $version");
+is($node->safe_psql('upgraded', $consumer), $consumer_before,
+	'a registered consumer keeps its row and position through the update');
+same_text(schema_dump('upgraded'), $fresh_schema, 'schema_chain',
+	"0.1.0 updated through 0.2.0 .. 0.7.0 to $version: pg_dump --binary-upgrade --schema-only as a fresh install");
+same_text($node->safe_psql('upgraded', $catalog), $fresh_catalog, 'catalog_chain',
+	'and the same grants, initial privileges, comments, members and dump registrations');
+is($node->safe_psql('upgraded', q{SELECT count(*) FROM order_system.next_batch('before-0.6.0_x')}),
+	'2', 'the consumer registered before 0.6.0 is delivered the events of before');
 is($node->safe_psql('upgraded', q{SELECT order_system.unregister_consumer('before-0.6.0_x')}),
-	't', 'and their consumers unregister after the update to 0.7.0');
-is($node->safe_psql('upgraded', $members), $node->safe_psql('postgres', $members),
-	'0.1.0 updated through 0.2.0 .. 0.6.0 to 0.7.0 has exactly the objects of a fresh 0.7.0');
+	't', 'and unregisters after the update');
+
+# The path most installations take: 0.7.0, then ALTER EXTENSION UPDATE.
+$node->safe_psql('postgres', 'CREATE DATABASE from070');
+$node->safe_psql('from070', q{CREATE EXTENSION order_system VERSION '0.7.0'});
+$node->safe_psql('from070', q{SELECT order_system.register_consumer('relay')});
+$consumer_before = $node->safe_psql('from070', $consumer);
+# A schema planted under the internals' name stops the update.
+$node->safe_psql('from070', 'CREATE SCHEMA order_system_internal AUTHORIZATION mallory');
+($rc, $out, $err) = $node->psql('from070', 'ALTER EXTENSION order_system UPDATE');
+isnt($rc, 0, 'ALTER EXTENSION UPDATE refuses an existing order_system_internal schema');
+like($err, qr/schema "order_system_internal" already exists/, 'naming it');
+is($node->safe_psql('from070',
+		q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
+	'0.7.0', 'and changes nothing');
+$node->safe_psql('from070', 'DROP SCHEMA order_system_internal');
+$node->safe_psql('from070', 'ALTER EXTENSION order_system UPDATE');
+same_text(schema_dump('from070'), $fresh_schema, 'schema_070',
+	"0.7.0 updated to $version: pg_dump --binary-upgrade --schema-only as a fresh install");
+same_text($node->safe_psql('from070', $catalog), $fresh_catalog, 'catalog_070',
+	'and the same grants, initial privileges, comments, members and dump registrations');
+is($node->safe_psql('from070', $consumer), $consumer_before,
+	'its registered consumer keeps its row and position');
+is($node->safe_psql('from070', q{
+	SELECT order_system.create_member('After 0.7.0') \g /dev/null
+	SELECT order_system.create_product('N-1', 'New', 100, 'KRW', 5) \g /dev/null
+	SELECT order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'card') \g /dev/null
+	SELECT string_agg(event_type, ',' ORDER BY id) FROM order_system.next_batch('relay')}),
+	'member.created,product.created,order.placed,payment.requested',
+	'and is delivered what the API does after the update');
+
+# The update replaces functions with CREATE OR REPLACE, which PostgreSQL
+# refuses for a function that is not the extension's own: one taken out of
+# the extension (or made by someone else in its place) stops the update
+# instead of being taken over.
+$node->safe_psql('postgres', 'CREATE DATABASE stray');
+$node->safe_psql('stray', q{CREATE EXTENSION order_system VERSION '0.7.0'});
+$node->safe_psql('stray', q{ALTER EXTENSION order_system DROP FUNCTION order_system.prune_outbox()});
+($rc, $out, $err) = $node->psql('stray', 'ALTER EXTENSION order_system UPDATE');
+isnt($rc, 0, 'ALTER EXTENSION UPDATE refuses to replace a function that is not a member');
+like($err, qr/function order_system\.prune_outbox\(\) is not a member of extension "order_system"/,
+	'naming it');
+is($node->safe_psql('stray', q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
+	'0.7.0', 'and changes nothing');
 invariants_ok($node, 'the 0.2.0 rows are intact after the update', 'upgraded');
 is($node->safe_psql('upgraded', q{SELECT order_system.confirm_payment(1, 'gw-old')}), 'paid',
 	'an order of 0.2.0 moves on after the update');
@@ -183,6 +352,8 @@ $node->safe_psql('postgres', 'DROP EXTENSION order_system');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_class WHERE relnamespace = 'order_system'::regnamespace}),
 	'0', 'DROP EXTENSION leaves at most the empty schema behind');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_namespace WHERE nspname = 'order_system_internal'}),
+	'0', 'and drops order_system_internal with it');
 $node->safe_psql('postgres', 'CREATE EXTENSION order_system');
 is($node->safe_psql('postgres', q{SELECT order_system.create_member('Again')}), '1',
 	'the extension installs again into its own empty schema after DROP');

@@ -1,0 +1,95 @@
+---------------------------------------------------------------- orders
+
+CREATE SEQUENCE order_system.orders_id_seq;
+CREATE TABLE order_system.orders (
+	id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('order_system.orders_id_seq'),
+	member_id bigint NOT NULL,
+	status order_system.order_status NOT NULL DEFAULT 'pending_payment',
+	status_reason order_system.note_text,
+	currency order_system.currency_code NOT NULL,
+	total_amount order_system.amount NOT NULL,
+	payment_method text NOT NULL,
+	idempotency_key order_system.key_text,
+	request_fingerprint bigint,
+	points_earned order_system.amount NOT NULL DEFAULT 0,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	updated_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER SEQUENCE order_system.orders_id_seq OWNED BY order_system.orders.id;
+-- Most orders have no idempotency key: only those that do are indexed.
+CREATE UNIQUE INDEX orders_idempotency_key ON order_system.orders (member_id, idempotency_key)
+	WHERE idempotency_key IS NOT NULL;
+COMMENT ON TABLE order_system.orders IS 'Orders; status moves only along order_system.order_transitions().';
+SELECT pg_catalog.pg_extension_config_dump('order_system.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('order_system.orders_id_seq', '');
+
+-- bucket: the flash-sale bucket the line's stock came from; NULL: the
+-- product row.
+CREATE TABLE order_system.order_line (
+	order_id bigint NOT NULL,
+	product_id bigint NOT NULL,
+	quantity order_system.quantity NOT NULL,
+	unit_price order_system.amount NOT NULL,
+	amount order_system.amount NOT NULL,
+	bucket smallint,
+	PRIMARY KEY (order_id, product_id)
+);
+COMMENT ON TABLE order_system.order_line IS 'An order''s lines: product, quantity, the unit price it was sold at, and the stock bucket it came from.';
+SELECT pg_catalog.pg_extension_config_dump('order_system.order_line', '');
+
+---------------------------------------------------------------- functions
+
+-- A named row type comes from the type cache; the result type of a
+-- function with OUT parameters is built from pg_proc on every call.
+CREATE TYPE order_system.placed_order AS (
+	order_id bigint,
+	status text,
+	total_amount bigint,
+	currency text,
+	payment_id bigint,
+	payment_status text,
+	payment_reference text,
+	expires_at timestamptz,
+	replayed boolean
+);
+COMMENT ON TYPE order_system.placed_order IS 'What place_order returns: the order, its payment, and whether it was a replay.';
+
+CREATE OR REPLACE FUNCTION order_system.place_order(
+	member_id bigint,
+	lines jsonb,
+	payment_method text,
+	idempotency_key text DEFAULT NULL,
+	payment_params jsonb DEFAULT NULL)
+RETURNS order_system.placed_order
+AS 'MODULE_PATHNAME', 'os_place_order'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION order_system.place_order(bigint, jsonb, text, text, jsonb)
+	IS 'Place an order: reserve stock, run the payment method''s strategy, write the order, its payment and its events.';
+
+CREATE OR REPLACE FUNCTION order_system.get_order(order_id bigint)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT jsonb_build_object(
+			'order_id', o.id, 'member_id', o.member_id, 'status', o.status,
+			'status_reason', o.status_reason, 'currency', o.currency,
+			'total_amount', o.total_amount, 'payment_method', o.payment_method,
+			'points_earned', o.points_earned, 'created_at', o.created_at,
+			'lines', (SELECT jsonb_agg(jsonb_build_object(
+								'product_id', l.product_id, 'quantity', l.quantity,
+								'unit_price', l.unit_price, 'amount', l.amount)
+							  ORDER BY l.product_id)
+						FROM order_system.order_line l WHERE l.order_id = o.id),
+			'payment', (SELECT jsonb_build_object(
+								'payment_id', p.id, 'status', p.status, 'amount', p.amount,
+								'points_amount', p.points_amount,
+								'external_amount', p.external_amount,
+								'reference', p.reference, 'expires_at', p.expires_at)
+						  FROM order_system.payment p WHERE p.order_id = o.id))
+	  FROM order_system.orders o
+	 WHERE o.id = get_order.order_id
+	   -- a member role sees its own orders only ((SELECT ...): once, not per row)
+	   AND o.member_id = coalesce((SELECT order_system.current_member_id()), o.member_id);
+END;
+COMMENT ON FUNCTION order_system.get_order(bigint)
+	IS 'An order with its lines and payment as jsonb; NULL if unknown (or another member''s, for a member role).';

@@ -1,0 +1,255 @@
+---------------------------------------------------------------- outbox
+
+-- Named consumers read the outbox in batches cut on transaction snapshots
+-- (as PgQ does): a batch holds exactly the events whose transactions
+-- committed after the consumer's last acknowledged snapshot and before the
+-- batch's snapshot.  A transaction that took a lower outbox id but commits
+-- later lands in a later batch instead of being skipped.  Delivery is
+-- at-least-once: an unacknowledged batch is delivered again, whole.
+--
+-- payload is json: the writers build the text once and store it as it is,
+-- and a consumer's fetch sends the stored bytes.
+CREATE SEQUENCE order_system.outbox_id_seq;
+CREATE TABLE order_system.outbox (
+	id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('order_system.outbox_id_seq'),
+	event_type text NOT NULL,
+	aggregate_type text NOT NULL,
+	aggregate_id bigint NOT NULL,
+	payload json NOT NULL,
+	tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER SEQUENCE order_system.outbox_id_seq OWNED BY order_system.outbox.id;
+CREATE INDEX outbox_tx_idx ON order_system.outbox (tx_id);
+COMMENT ON TABLE order_system.outbox IS 'Saga events, written in the transaction that made the change; the source of truth for delivery.';
+SELECT pg_catalog.pg_extension_config_dump('order_system.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('order_system.outbox_id_seq', '');
+
+-- When events were last pruned: orders older than that may have lost theirs.
+CREATE TABLE order_system.outbox_pruned (
+	id integer PRIMARY KEY CHECK (id = 1),
+	pruned_at timestamptz NOT NULL,
+	deleted_total bigint NOT NULL
+);
+COMMENT ON TABLE order_system.outbox_pruned IS 'One row: when prune_outbox() last deleted events, and how many it has deleted in all.';
+SELECT pg_catalog.pg_extension_config_dump('order_system.outbox_pruned', '');
+
+---------------------------------------------------------------- consumers
+
+CREATE TABLE order_system.consumer (
+	name order_system.consumer_name PRIMARY KEY,
+	last_snapshot pg_snapshot NOT NULL,		-- everything visible here is acknowledged
+	batch_snapshot pg_snapshot,				-- the open batch's upper cut, if any
+	batch_id bigint NOT NULL DEFAULT 0,
+	registered_at timestamptz NOT NULL DEFAULT now(),
+	acked_at timestamptz
+);
+COMMENT ON TABLE order_system.consumer IS 'Outbox consumers and their acknowledged positions (transaction snapshots).';
+SELECT pg_catalog.pg_extension_config_dump('order_system.consumer', '');
+
+CREATE TYPE order_system.batch_event AS (
+	batch_id bigint,
+	id bigint,
+	tx_id xid8,
+	event_type text,
+	aggregate_type text,
+	aggregate_id bigint,
+	payload json,
+	created_at timestamptz
+);
+COMMENT ON TYPE order_system.batch_event IS 'One event of a consumer''s batch, as next_batch returns it.';
+
+---------------------------------------------------------------- internals
+
+-- The snapshot a consumer position is cut at: the current one, but with the
+-- caller's own transaction counted as still running, so that events it
+-- writes (before or after the cut) are delivered once it commits, never
+-- taken as delivered while it is open (src/api/consumers.c).
+CREATE OR REPLACE FUNCTION order_system_internal.cut_snapshot()
+RETURNS pg_snapshot
+AS 'MODULE_PATHNAME', 'os_cut_snapshot'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION order_system_internal.cut_snapshot()
+	IS 'The snapshot consumer positions are cut at: the current one, the caller''s own transaction counted as running.';
+
+CREATE OR REPLACE FUNCTION order_system_internal.raise_unknown_consumer(name text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE EXCEPTION 'consumer "%" is not registered', left(name, 100)
+		USING ERRCODE = 'OS015', HINT = 'Call order_system.register_consumer first.';
+END
+$$;
+COMMENT ON FUNCTION order_system_internal.raise_unknown_consumer(text)
+	IS 'Raise OS015: the consumer is not registered.';
+
+-- Lock a consumer's row (raising OS015 if there is none) and return it.
+CREATE OR REPLACE FUNCTION order_system_internal.lock_consumer(name text)
+RETURNS order_system.consumer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c order_system.consumer;
+BEGIN
+	PERFORM order_system_internal.require_arg(name, 'consumer');
+	SELECT * INTO c FROM order_system.consumer k WHERE k.name = lock_consumer.name FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM order_system_internal.raise_unknown_consumer(name);
+	END IF;
+	RETURN c;
+END
+$$;
+COMMENT ON FUNCTION order_system_internal.lock_consumer(text)
+	IS 'Lock and return a consumer''s row; OS015 if there is none.';
+
+-- The events between two snapshots: committed after lo, visible in hi.
+CREATE OR REPLACE FUNCTION order_system_internal.events_between(lo pg_snapshot, hi pg_snapshot)
+RETURNS SETOF order_system.outbox
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT e.* FROM order_system.outbox e
+	 WHERE e.tx_id >= pg_snapshot_xmin(lo) AND e.tx_id < pg_snapshot_xmax(hi)
+	   AND NOT pg_visible_in_snapshot(e.tx_id, lo) AND pg_visible_in_snapshot(e.tx_id, hi)
+	 ORDER BY e.id;
+END;
+COMMENT ON FUNCTION order_system_internal.events_between(pg_snapshot, pg_snapshot)
+	IS 'The outbox events committed after snapshot lo and visible in snapshot hi, in id order.';
+
+---------------------------------------------------------------- functions
+
+-- register_consumer(name, from_start): a new consumer starts now (or with
+-- every event still in the outbox); an existing one resumes.  True if new.
+CREATE OR REPLACE FUNCTION order_system.register_consumer(name text, from_start boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM order_system_internal.require_arg(name, 'name');
+	PERFORM order_system_internal.require_arg(from_start, 'from_start');
+	IF name !~ '^[a-z][a-z0-9_.-]{0,62}$' THEN
+		RAISE EXCEPTION 'consumer name "%" must be 1 to 63 lower-case letters, digits, _ . -',
+			left(name, 100) USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO order_system.consumer (name, last_snapshot)
+	VALUES (register_consumer.name,
+			CASE WHEN from_start THEN '1:1:'::pg_snapshot ELSE order_system_internal.cut_snapshot() END)
+	ON CONFLICT ON CONSTRAINT consumer_pkey DO NOTHING;
+	RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION order_system.register_consumer(text, boolean)
+	IS 'Register an outbox consumer positioned now (or before every retained event); true if it was new.';
+
+CREATE OR REPLACE FUNCTION order_system.unregister_consumer(name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM order_system_internal.require_arg(name, 'name');
+	DELETE FROM order_system.consumer c WHERE c.name = unregister_consumer.name;
+	RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION order_system.unregister_consumer(text)
+	IS 'Forget a consumer, so pruning no longer waits for it; true if it existed.';
+
+-- next_batch(consumer, acked_batch): acknowledge acked_batch, then the open
+-- batch again if it was not acknowledged, else a new batch cut at the
+-- current snapshot (src/api/consumers.c).
+CREATE OR REPLACE FUNCTION order_system.next_batch(consumer text, acked_batch bigint DEFAULT NULL)
+RETURNS SETOF order_system.batch_event
+AS 'MODULE_PATHNAME', 'os_next_batch'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION order_system.next_batch(text, bigint)
+	IS 'Acknowledge acked_batch (if not NULL), then the consumer''s open batch again, or the next one.';
+
+-- ack_batch(consumer, batch_id): the batch is processed; move past it.
+-- True on the first acknowledgement, false for a repeat (harmless).
+CREATE OR REPLACE FUNCTION order_system.ack_batch(consumer text, batch_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'os_ack_batch'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION order_system.ack_batch(text, bigint)
+	IS 'Move a consumer past its batch; true the first time, false for a repeat.';
+
+-- replay_consumer(consumer, after_event_id): deliver again every event
+-- after that id that is still in the outbox (at least those: events of the
+-- same transactions may come along).  after_event_id 0 replays everything.
+-- Transactions still running stay undelivered.
+CREATE OR REPLACE FUNCTION order_system.replay_consumer(consumer text, after_event_id bigint DEFAULT 0)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	x xid8;
+	cur pg_snapshot;
+BEGIN
+	PERFORM order_system_internal.require_arg(after_event_id, 'after_event_id');
+	PERFORM order_system_internal.lock_consumer(consumer);
+	cur := order_system_internal.cut_snapshot();
+	SELECT min(e.tx_id) INTO x FROM order_system.outbox e WHERE e.id > after_event_id;
+	IF x IS NOT NULL AND x < pg_snapshot_xmax(cur) THEN
+		cur := (least(x, pg_snapshot_xmin(cur))::text || ':' || x::text || ':' ||
+				coalesce((SELECT string_agg(t::text, ',' ORDER BY t)
+							FROM pg_snapshot_xip(cur) t WHERE t < x), ''))::pg_snapshot;
+	END IF;
+	UPDATE order_system.consumer k SET last_snapshot = cur, batch_snapshot = NULL
+	 WHERE k.name = replay_consumer.consumer;
+END
+$$;
+COMMENT ON FUNCTION order_system.replay_consumer(text, bigint)
+	IS 'Deliver again to a consumer every retained event after after_event_id.';
+
+-- Consumers and how many events each has yet to acknowledge.
+CREATE OR REPLACE FUNCTION order_system.consumer_status()
+RETURNS TABLE (name text, batch_id bigint, batch_open boolean, pending_events bigint,
+			   acked_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.name, c.batch_id, c.batch_snapshot IS NOT NULL,
+		   (SELECT count(*) FROM order_system_internal.events_between(c.last_snapshot, pg_current_snapshot())),
+		   c.acked_at
+	  FROM order_system.consumer c ORDER BY c.name;
+END;
+COMMENT ON FUNCTION order_system.consumer_status()
+	IS 'Every consumer, whether a batch is open, and how many committed events it has yet to acknowledge.';
+
+-- prune_outbox(): delete events every registered consumer has acknowledged;
+-- with no consumer registered, events older than order_system.outbox_retention.
+-- Returns how many were deleted.
+CREATE OR REPLACE FUNCTION order_system.prune_outbox()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	horizon xid8;
+	n bigint;
+BEGIN
+	IF EXISTS (SELECT FROM order_system.consumer) THEN
+		SELECT min(pg_snapshot_xmin(c.last_snapshot)) INTO horizon FROM order_system.consumer c;
+		DELETE FROM order_system.outbox e WHERE e.tx_id < horizon;
+	ELSE
+		DELETE FROM order_system.outbox e
+		 WHERE e.created_at < now() - coalesce(
+				nullif(current_setting('order_system.outbox_retention', true), ''), '7d')::interval;
+	END IF;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		INSERT INTO order_system.outbox_pruned AS p VALUES (1, now(), n)
+		ON CONFLICT (id) DO UPDATE SET pruned_at = now(), deleted_total = p.deleted_total + n;
+	END IF;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION order_system.prune_outbox()
+	IS 'Delete the events every consumer has acknowledged (with none registered, those past outbox_retention); returns how many.';
+
+-- notifier_status(): is the wake-up worker preloaded and running, and how
+-- many event-writing commits and wake-ups it has seen since start.
+CREATE OR REPLACE FUNCTION order_system.notifier_status(
+	OUT preloaded boolean, OUT running boolean, OUT commits bigint, OUT notifies bigint)
+AS 'MODULE_PATHNAME', 'os_notifier_status'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION order_system.notifier_status()
+	IS 'Whether the notifier is preloaded and running, and the event-writing commits and wake-ups it counted.';

@@ -1,0 +1,42 @@
+-- 0.7.0 -> 0.8.0: the internals move to schema order_system_internal.
+--
+-- Functions that only the extension's own code calls (argument checks,
+-- consumer locking, the functions CHECK constraints and table guards call)
+-- leave the API's schema.  ALTER FUNCTION ... SET SCHEMA keeps each
+-- function's OID, so the constraints, triggers and SQL-standard bodies that
+-- use them follow without being made again; the PL/pgSQL bodies that name
+-- them are replaced by the current definitions after this part, with every
+-- other function and comment.  Nothing that stores data changes.
+
+-- Plain CREATE: a schema of that name made beforehand is refused.
+CREATE SCHEMA order_system_internal;
+
+ALTER FUNCTION order_system.require_arg(anyelement, text) SET SCHEMA order_system_internal;
+ALTER FUNCTION order_system.raise_unknown_consumer(text) SET SCHEMA order_system_internal;
+ALTER FUNCTION order_system.lock_consumer(text) SET SCHEMA order_system_internal;
+ALTER FUNCTION order_system.cut_snapshot() SET SCHEMA order_system_internal;
+ALTER FUNCTION order_system.events_between(pg_snapshot, pg_snapshot) SET SCHEMA order_system_internal;
+ALTER FUNCTION order_system.stock_adds_up(order_system.product) SET SCHEMA order_system_internal;
+ALTER FUNCTION order_system.payment_adds_up(order_system.payment) SET SCHEMA order_system_internal;
+ALTER FUNCTION order_system.bucket_adds_up(order_system.stock_bucket) SET SCHEMA order_system_internal;
+ALTER FUNCTION order_system.ledger_delta_ok(order_system.ledger_kind, bigint) SET SCHEMA order_system_internal;
+ALTER FUNCTION order_system.check_member_login(regrole) SET SCHEMA order_system_internal;
+ALTER FUNCTION order_system.refuse_delete() SET SCHEMA order_system_internal;
+ALTER FUNCTION order_system.orders_status_guard() SET SCHEMA order_system_internal;
+
+-- Nobody but the owner calls them now (see 90_privileges.sql): the
+-- operators' EXECUTE goes.  Grants made by hand to other roles stay.
+REVOKE ALL ON FUNCTION
+	order_system_internal.require_arg(anyelement, text),
+	order_system_internal.raise_unknown_consumer(text),
+	order_system_internal.lock_consumer(text),
+	order_system_internal.cut_snapshot(),
+	order_system_internal.events_between(pg_snapshot, pg_snapshot),
+	order_system_internal.stock_adds_up(order_system.product),
+	order_system_internal.payment_adds_up(order_system.payment),
+	order_system_internal.bucket_adds_up(order_system.stock_bucket),
+	order_system_internal.ledger_delta_ok(order_system.ledger_kind, bigint),
+	order_system_internal.check_member_login(regrole),
+	order_system_internal.refuse_delete(),
+	order_system_internal.orders_status_guard()
+FROM order_system_admin;
