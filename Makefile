@@ -43,7 +43,7 @@ STORE_OBJS = src/store/store.o src/store/spi.o src/store/rows.o src/store/events
 	src/store/buckets.o src/store/members.o src/store/products.o src/store/orders.o \
 	src/store/payments.o src/store/consumers.o
 # The SQL-callable functions, by area; each enters through os_enter().
-API_OBJS = src/api/access.o src/api/catalog.o src/api/consumers.o src/api/members.o \
+API_OBJS = src/api/access.o src/api/catalog.o src/api/consumers.o src/api/errors.o src/api/members.o \
 	src/api/orders.o src/api/payments.o src/api/products.o src/api/rules.o \
 	src/api/saga.o src/api/triggers.o
 OBJS = $(CORE_OBJS) $(STORE_OBJS) $(API_OBJS) src/order_system.o src/notifier.o

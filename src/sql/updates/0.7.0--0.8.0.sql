@@ -40,3 +40,11 @@ REVOKE ALL ON FUNCTION
 	order_system_internal.refuse_delete(),
 	order_system_internal.orders_status_guard()
 FROM order_system_admin;
+
+-- Events carry the trace context of the transaction that wrote them
+-- (order_system.traceparent), and next_batch returns it.  batch_event is
+-- only next_batch's result type: an attribute added at its end changes
+-- nothing a caller reading the earlier columns sees.
+ALTER TABLE order_system.outbox ADD COLUMN trace_context text;
+COMMENT ON COLUMN order_system.outbox.trace_context IS 'The W3C traceparent (order_system.traceparent) of the transaction that wrote the event; NULL: none.';
+ALTER TYPE order_system.batch_event ADD ATTRIBUTE trace_context text;
