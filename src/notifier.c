@@ -72,8 +72,8 @@ typedef struct os_notify_shared
 	pg_atomic_uint64 commits;	/* committed transactions that wrote events */
 	pg_atomic_uint64 notifies;	/* NOTIFYs the worker sent */
 	pg_atomic_uint32 worker_procno; /* INVALID_PGPROCNO when not running */
-	pg_atomic_uint32 database;	/* notify_database's OID, found for the
-								 * next worker to connect to */
+	pg_atomic_uint32 database;	/* notify_database's OID, found for the next
+								 * worker to connect to */
 } os_notify_shared;
 
 static os_notify_shared *notify_shared = NULL;
