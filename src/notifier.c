@@ -16,10 +16,33 @@
  * shared_preload_libraries.  Otherwise listeners poll (README: "Event
  * delivery").  The worker also prunes acknowledged events every
  * order_system.prune_interval.  Written after src/test/modules/worker_spi.
+ *
+ * The worker is connected as the bootstrap superuser, in a database where
+ * others may create objects, and runs before CREATE EXTENSION and after
+ * DROP EXTENSION too.  So it calls nothing by name: it finds the extension
+ * in pg_extension, its tables by their pg_depend membership, and prunes
+ * them as the extension's owner in a security-restricted operation with a
+ * pinned search_path, as VACUUM and ANALYZE act as a table's owner.
+ *
+ * Until order_system.notify_database exists the worker waits for it
+ * without a database connection (a connection to a missing database is
+ * FATAL): one LOG line, then a look every 1, 2, 4 ... 60 s.  Once it is
+ * there, a fresh worker connects to it (a process connects only once):
+ * the database's OID is handed over in shared memory.
  */
 #include "order_system.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -29,12 +52,15 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -45,6 +71,8 @@ typedef struct os_notify_shared
 	pg_atomic_uint64 commits;	/* committed transactions that wrote events */
 	pg_atomic_uint64 notifies;	/* NOTIFYs the worker sent */
 	pg_atomic_uint32 worker_procno; /* INVALID_PGPROCNO when not running */
+	pg_atomic_uint32 database;	/* notify_database's OID, found for the next
+								 * worker to connect to */
 } os_notify_shared;
 
 static os_notify_shared *notify_shared = NULL;
@@ -153,8 +181,22 @@ shmem_startup(void)
 		pg_atomic_init_u64(&notify_shared->commits, 0);
 		pg_atomic_init_u64(&notify_shared->notifies, 0);
 		pg_atomic_init_u32(&notify_shared->worker_procno, INVALID_PGPROCNO);
+		pg_atomic_init_u32(&notify_shared->database, InvalidOid);
 	}
 	LWLockRelease(AddinShmemInitLock);
+}
+
+static void
+notifier_worker(BackgroundWorker *worker)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = 5;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "order_system");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "os_notifier_main");
+	snprintf(worker->bgw_name, BGW_MAXLEN, "order_system notifier");
+	snprintf(worker->bgw_type, BGW_MAXLEN, "order_system notifier");
 }
 
 /* Called from _PG_init: settings always, the worker only when preloading. */
@@ -184,14 +226,7 @@ os_notifier_init(void)
 	prev_shmem_startup = shmem_startup_hook;
 	shmem_startup_hook = shmem_startup;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "order_system");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "os_notifier_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "order_system notifier");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "order_system notifier");
+	notifier_worker(&worker);
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -216,37 +251,277 @@ send_wakeup(uint64 commits)
 	pg_atomic_fetch_add_u64(&notify_shared->notifies, 1);
 }
 
-/* Run prune_outbox() if this database has a version of order_system with it. */
+/*
+ * The extension's tables that pruning touches, found by OID: the extension
+ * by name in pg_extension, then its member relations (pg_depend, deptype
+ * 'e') in its schema.  False when the extension is not installed here or
+ * is a version without them.
+ */
+typedef struct os_outbox_tables
+{
+	Oid			owner;			/* the extension's owner */
+	Oid			outbox;
+	Oid			consumer;
+	Oid			pruned;
+} os_outbox_tables;
+
+static bool
+find_outbox_tables(os_outbox_tables *t)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key[2];
+	HeapTuple	tup;
+	Oid			extoid = InvalidOid;
+	Oid			extnsp = InvalidOid;
+
+	memset(t, 0, sizeof(*t));
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("order_system"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_extension ext = (Form_pg_extension) GETSTRUCT(tup);
+
+		extoid = ext->oid;
+		extnsp = ext->extnamespace;
+		t->owner = ext->extowner;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(extoid))
+		return false;
+
+	rel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+		char	   *name;
+
+		if (dep->deptype != DEPENDENCY_EXTENSION || dep->classid != RelationRelationId ||
+			dep->objsubid != 0 || get_rel_relkind(dep->objid) != RELKIND_RELATION ||
+			get_rel_namespace(dep->objid) != extnsp ||
+			(name = get_rel_name(dep->objid)) == NULL)
+			continue;
+		if (strcmp(name, "outbox") == 0)
+			t->outbox = dep->objid;
+		else if (strcmp(name, "consumer") == 0)
+			t->consumer = dep->objid;
+		else if (strcmp(name, "outbox_pruned") == 0)
+			t->pruned = dep->objid;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return OidIsValid(t->outbox) && OidIsValid(t->consumer) && OidIsValid(t->pruned);
+}
+
+/* A verified table's name for SQL: schema-qualified and quoted. */
+static char *
+table_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
+ * What prune_outbox() does: delete the events every registered consumer has
+ * acknowledged, or with no consumer those older than
+ * order_system.outbox_retention, and note the deletion in outbox_pruned.
+ * Every function and operator is schema-qualified.  Returns how many.
+ */
+static uint64
+prune_tables(const os_outbox_tables *t)
+{
+	Datum		arg;
+	Oid			argtype;
+	bool		isnull;
+	uint64		n = 0;
+	char	   *outbox = table_name(t->outbox);
+
+	if (SPI_execute(psprintf("SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0,"
+							 " pg_catalog.min(pg_catalog.pg_snapshot_xmin(c.last_snapshot))"
+							 " FROM %s c", table_name(t->consumer)), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "order_system notifier: could not read the consumers");
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	{
+		/* consumers: up to the oldest snapshot one of them acknowledged */
+		arg = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (isnull)
+			return 0;
+		argtype = XID8OID;
+		if (SPI_execute_with_args(psprintf("DELETE FROM %s e WHERE e.tx_id OPERATOR(pg_catalog.<) $1",
+										   outbox), 1, &argtype, &arg, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "order_system notifier: could not prune the outbox");
+	}
+	else
+	{
+		Interval   *keep = palloc0(sizeof(Interval));
+
+		keep->time = (int64) os_outbox_retention_s * USECS_PER_SEC;
+		arg = IntervalPGetDatum(keep);
+		argtype = INTERVALOID;
+		if (SPI_execute_with_args(psprintf("DELETE FROM %s e WHERE e.created_at OPERATOR(pg_catalog.<)"
+										   " (pg_catalog.now() OPERATOR(pg_catalog.-) $1)", outbox),
+								  1, &argtype, &arg, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "order_system notifier: could not prune the outbox");
+	}
+	n = SPI_processed;
+	if (n > 0)
+	{
+		arg = Int64GetDatum((int64) n);
+		argtype = INT8OID;
+		if (SPI_execute_with_args(psprintf("INSERT INTO %s AS p VALUES (1, pg_catalog.now(), $1)"
+										   " ON CONFLICT (id) DO UPDATE SET pruned_at = pg_catalog.now(),"
+										   " deleted_total = p.deleted_total OPERATOR(pg_catalog.+) $1",
+										   table_name(t->pruned)),
+								  1, &argtype, &arg, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "order_system notifier: could not record the pruning");
+	}
+	return n;
+}
+
+/*
+ * Prune the outbox if this database has order_system with its outbox.  The
+ * tables are locked by OID before their names go into SQL, and found again
+ * under the lock: a locked table cannot be renamed, moved or dropped, so
+ * the names mean those tables.  The work runs as the extension's owner,
+ * security-restricted, with search_path pinned: nothing of the bootstrap
+ * superuser's is lent to it.
+ */
 static void
 prune(void)
 {
+	os_outbox_tables t;
+	os_outbox_tables again;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "order_system: prune_outbox()");
-	if (SPI_execute("SELECT 1 WHERE pg_catalog.to_regprocedure('order_system.prune_outbox()')"
-					" IS NOT NULL", true, 1) == SPI_OK_SELECT && SPI_processed == 1)
-		SPI_execute("SELECT order_system.prune_outbox()", false, 0);
-	SPI_finish();
+	if (find_outbox_tables(&t))
+	{
+		LockRelationOid(t.consumer, AccessShareLock);
+		LockRelationOid(t.outbox, RowExclusiveLock);
+		LockRelationOid(t.pruned, RowExclusiveLock);
+		if (find_outbox_tables(&again) && memcmp(&t, &again, sizeof(t)) == 0)
+		{
+			Oid			save_userid;
+			int			save_sec_context;
+			int			save_nestlevel;
+
+			pgstat_report_activity(STATE_RUNNING, "order_system: prune the outbox");
+			GetUserIdAndSecContext(&save_userid, &save_sec_context);
+			SetUserIdAndSecContext(t.owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
+			save_nestlevel = NewGUCNestLevel();
+			(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+			SPI_connect();
+			prune_tables(&t);
+			SPI_finish();
+			AtEOXact_GUC(false, save_nestlevel);
+			SetUserIdAndSecContext(save_userid, save_sec_context);
+		}
+	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * The database's OID, or InvalidOid.  Without a database only the shared
+ * catalogs' heaps can be read (their indexes need pg_class), so this scans
+ * pg_database as the autovacuum launcher does.
+ */
+static Oid
+database_oid(const char *name)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	Oid			dboid = InvalidOid;
+
+	StartTransactionCommand();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_database_datname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum(name));
+	scan = systable_beginscan(rel, DatabaseNameIndexId, false, NULL, 1, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+		dboid = ((Form_pg_database) GETSTRUCT(tup))->oid;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return dboid;
+}
+
+/*
+ * Without a database: wait until notify_database exists, then hand its OID
+ * to a fresh worker and end.  One LOG line, however long the wait.
+ */
+static void
+wait_for_database(void)
+{
+	long		backoff_ms = 1000;
+	bool		logged = false;
+	Oid			dboid;
+	BackgroundWorker worker;
+
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("order_system notifier");
+	for (;;)
+	{
+		dboid = database_oid(notify_database);
+		if (OidIsValid(dboid))
+			break;
+		if (!logged)
+			ereport(LOG,
+					(errmsg("order_system notifier: database \"%s\" does not exist; waiting for it",
+							notify_database),
+					 errdetail("It looks again after 1, 2, 4 ... and at most 60 seconds, and starts once the database is created.")));
+		logged = true;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 backoff_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		backoff_ms = Min(backoff_ms * 2, 60 * 1000L);
+	}
+	pg_atomic_write_u32(&notify_shared->database, dboid);
+	/* a successor starts at once; failing that, this worker restarts */
+	notifier_worker(&worker);
+	proc_exit(RegisterDynamicBackgroundWorker(&worker, NULL) ? 0 : 1);
 }
 
 void
 os_notifier_main(Datum arg)
 {
 	uint64		seen;
+	uint32		no_worker = INVALID_PGPROCNO;
 	TimestampTz last_prune = GetCurrentTimestamp();
+	Oid			dboid;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(notify_database, NULL, 0);
+	dboid = pg_atomic_exchange_u32(&notify_shared->database, InvalidOid);
+	if (!OidIsValid(dboid))
+		wait_for_database();	/* does not return */
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("order_system notifier");
 
-	pg_atomic_write_u32(&notify_shared->worker_procno, MyProc->pgprocno);
+	/* one notifier at a time */
+	if (!pg_atomic_compare_exchange_u32(&notify_shared->worker_procno, &no_worker,
+										MyProc->pgprocno))
+		proc_exit(0);
 	before_shmem_exit(clear_procno, 0);
 	seen = pg_atomic_read_u64(&notify_shared->commits);
 

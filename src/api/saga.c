@@ -74,6 +74,11 @@ static os_stmt set_payment_status = OS_STMT(
 											" updated_at = pg_catalog.now() WHERE id = $1",
 											3, INT8OID, TEXTOID, TEXTOID);
 
+/* The order's member, read without a lock (it never changes). */
+static os_stmt order_member = OS_STMT(
+									  "SELECT member_id FROM order_system.orders WHERE id = $1",
+									  1, INT8OID);
+
 static os_stmt find_deposit = OS_STMT(
 									  "SELECT order_id, external_amount FROM order_system.payment WHERE reference = $1",
 									  1, TEXTOID);
@@ -102,6 +107,21 @@ static os_stmt lock_batch_members = OS_STMT(
 
 /* ------------------------------------------------------------ effects */
 
+/*
+ * A member role steps only its own orders.  Ownership is checked before the
+ * order is locked, so another member's order is neither waited for nor
+ * locked, and it looks exactly like a missing one: OS010, same message.
+ */
+static void
+check_order_scope(int64 order_id, int64 scope)
+{
+	Datum		v = Int64GetDatum(order_id);
+
+	if (scope != 0 &&
+		(os_exec(&order_member, &v, NULL, 1) == 0 || os_getint64(0, 1) != scope))
+		os_error(OS_ERR_ORDER_NOT_FOUND, "order " INT64_FORMAT " not found", order_id);
+}
+
 static void
 load_order(int64 order_id, order_row *o)
 {
@@ -111,7 +131,7 @@ load_order(int64 order_id, order_row *o)
 
 	int64		scope = os_caller_member();
 
-	/* another member's order is "not found" to a member role */
+	check_order_scope(order_id, scope);
 	if (os_exec(&lock_order, &v, NULL, 1) == 0 ||
 		(scope != 0 && os_getint64(0, 2) != scope))
 		os_error(OS_ERR_ORDER_NOT_FOUND, "order " INT64_FORMAT " not found", order_id);
@@ -291,11 +311,12 @@ step_refund(const order_row *o, const char *reason)
 /*
  * Apply one saga event to an order; returns the status afterwards.  A repeat
  * of a step already taken changes nothing; a step the state machine does not
- * allow raises OS007 and changes nothing.
+ * allow raises OS007 and changes nothing.  deposit: the capture comes from
+ * confirm_deposit, which has compared the amount.
  */
-const char *
-os_saga_apply(int64 order_id, os_event ev, const char *reason,
-			  const char *gateway_ref)
+static const char *
+saga_apply(int64 order_id, os_event ev, const char *reason,
+		   const char *gateway_ref, bool deposit)
 {
 	order_row	o;
 	os_state	to;
@@ -308,12 +329,17 @@ os_saga_apply(int64 order_id, os_event ev, const char *reason,
 	if (r != OS_OK)
 		os_error(OS_ERR_ILLEGAL_TRANSITION, "order " INT64_FORMAT " is %s and cannot %s",
 				 order_id, os_state_name(o.status), os_event_name(ev));
-	/* a bank transfer is paid by its deposit, not by a card gateway's word */
-	if (ev == OS_EVENT_CAPTURE && o.bank_transfer &&
-		(gateway_ref == NULL || strcmp(gateway_ref, o.reference) != 0))
-		os_error(OS_ERR_PAYMENT_MISMATCH,
-				 "order " INT64_FORMAT " is paid by bank transfer: confirm its deposit with confirm_deposit",
-				 order_id);
+
+	/*
+	 * A bank transfer is paid only by its deposit, whose amount
+	 * confirm_deposit compares; its reference is no secret (get_order shows
+	 * it, and it follows from the order id), so quoting it proves nothing.
+	 */
+	if (ev == OS_EVENT_CAPTURE && o.bank_transfer && !deposit)
+		ereport(ERROR,
+				(errcode(os_sqlstate(OS_ERR_PAYMENT_MISMATCH)),
+				 errmsg("order " INT64_FORMAT " is paid by bank transfer", order_id),
+				 errhint("Confirm its deposit with order_system.confirm_deposit(reference, amount).")));
 	switch (ev)
 	{
 		case OS_EVENT_CAPTURE:
@@ -334,6 +360,13 @@ os_saga_apply(int64 order_id, os_event ev, const char *reason,
 			break;
 	}
 	return os_state_name(to);
+}
+
+const char *
+os_saga_apply(int64 order_id, os_event ev, const char *reason,
+			  const char *gateway_ref)
+{
+	return saga_apply(order_id, ev, reason, gateway_ref, false);
 }
 
 /* ------------------------------------------------------- SQL functions */
@@ -404,7 +437,7 @@ OS_FUNCTION(os_confirm_deposit)
 		os_error(OS_ERR_PAYMENT_MISMATCH,
 				 "deposit of " INT64_FORMAT " does not match the " INT64_FORMAT " due on \"%s\"",
 				 amount, os_getint64(0, 2), reference);
-	status = os_saga_apply(order_id, OS_EVENT_CAPTURE, NULL, reference);
+	status = saga_apply(order_id, OS_EVENT_CAPTURE, NULL, reference, true);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }
