@@ -41,7 +41,8 @@ CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \
 # The store: the only code that reads or writes the extension's tables.
 STORE_OBJS = src/store/store.o src/store/spi.o src/store/rows.o src/store/events.o \
 	src/store/buckets.o src/store/members.o src/store/products.o src/store/orders.o \
-	src/store/payments.o src/store/consumers.o
+	src/store/payments.o src/store/consumers.o src/store/saga.o \
+	src/store/outbox.o
 # The SQL-callable functions, by area; each enters through os_enter().
 API_OBJS = src/api/access.o src/api/catalog.o src/api/consumers.o src/api/members.o \
 	src/api/orders.o src/api/payments.o src/api/products.o src/api/rules.o \
