@@ -19,7 +19,7 @@ STORE_OBJS = src/store/spi.o src/store/rows.o src/store/events.o src/store/bucke
 API_OBJS = src/api/access.o src/api/catalog.o src/api/consumers.o src/api/members.o \
 	src/api/orders.o src/api/payments.o src/api/products.o src/api/rules.o \
 	src/api/saga.o src/api/triggers.o
-OBJS = $(CORE_OBJS) $(STORE_OBJS) $(API_OBJS) src/order_system.o src/notifier.o
+OBJS = $(CORE_OBJS) $(STORE_OBJS) $(API_OBJS) src/order_system.o src/notifier.o src/compat.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
 # -Wno-unused-parameter: the server headers (ilist.h, bufpage.h) trip it.
@@ -36,7 +36,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: every object depends on both headers.
-$(OBJS): src/core/os_core.h src/order_system.h
+$(OBJS): src/core/os_core.h src/order_system.h src/compat.h
 
 # The standalone test of the pure-C core (no server needed).
 .PHONY: core-test

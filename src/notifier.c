@@ -45,7 +45,7 @@ typedef struct os_notify_shared
 {
 	pg_atomic_uint64 commits;	/* committed transactions that wrote events */
 	pg_atomic_uint64 notifies;	/* NOTIFYs the worker sent */
-	pg_atomic_uint32 worker_procno; /* INVALID_PGPROCNO when not running */
+	pg_atomic_uint32 worker_procno; /* OS_INVALID_PROCNO when not running */
 } os_notify_shared;
 
 static os_notify_shared *notify_shared = NULL;
@@ -67,7 +67,7 @@ wake_notifier(void)
 	uint32		procno = pg_atomic_read_u32(&notify_shared->worker_procno);
 
 	pg_atomic_fetch_add_u64(&notify_shared->commits, 1);
-	if (procno != INVALID_PGPROCNO)
+	if (procno != OS_INVALID_PROCNO)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
@@ -121,7 +121,7 @@ os_notifier_status(PG_FUNCTION_ARGS)
 				 errmsg("notifier_status must be declared to return a composite type")));
 	values[0] = BoolGetDatum(notify_shared != NULL);
 	values[1] = BoolGetDatum(notify_shared != NULL &&
-							 pg_atomic_read_u32(&notify_shared->worker_procno) != INVALID_PGPROCNO);
+							 pg_atomic_read_u32(&notify_shared->worker_procno) != OS_INVALID_PROCNO);
 	if (notify_shared != NULL)
 	{
 		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&notify_shared->commits));
@@ -154,7 +154,7 @@ shmem_startup(void)
 	{
 		pg_atomic_init_u64(&notify_shared->commits, 0);
 		pg_atomic_init_u64(&notify_shared->notifies, 0);
-		pg_atomic_init_u32(&notify_shared->worker_procno, INVALID_PGPROCNO);
+		pg_atomic_init_u32(&notify_shared->worker_procno, OS_INVALID_PROCNO);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -202,7 +202,7 @@ os_notifier_init(void)
 static void
 clear_procno(int code, Datum arg)
 {
-	pg_atomic_write_u32(&notify_shared->worker_procno, INVALID_PGPROCNO);
+	pg_atomic_write_u32(&notify_shared->worker_procno, OS_INVALID_PROCNO);
 }
 
 static void
@@ -248,7 +248,7 @@ os_notifier_main(Datum arg)
 	BackgroundWorkerInitializeConnection(notify_database, NULL, 0);
 	pgstat_report_appname("order_system notifier");
 
-	pg_atomic_write_u32(&notify_shared->worker_procno, MyProc->pgprocno);
+	pg_atomic_write_u32(&notify_shared->worker_procno, OS_MY_PROCNO);
 	before_shmem_exit(clear_procno, 0);
 	seen = pg_atomic_read_u64(&notify_shared->commits);
 

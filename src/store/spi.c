@@ -85,7 +85,7 @@ check_installed_version(void)
 	static LocalTransactionId checked = InvalidLocalTransactionId;
 	char	   *version;
 
-	if (MyProc->lxid == checked)
+	if (OS_MY_LXID == checked)
 		return;
 	version = installed_version();
 	if (version == NULL || strcmp(version, OS_LIBRARY_VERSION) != 0)
@@ -94,7 +94,7 @@ check_installed_version(void)
 				 errmsg("the order_system library is version %s but the extension installed here is %s",
 						OS_LIBRARY_VERSION, version ? version : "missing"),
 				 errhint("Run ALTER EXTENSION order_system UPDATE.")));
-	checked = MyProc->lxid;
+	checked = OS_MY_LXID;
 }
 
 /* Execute; returns SPI_processed.  Errors inside raise as usual. */
