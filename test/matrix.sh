@@ -2,7 +2,8 @@
 # pg_regress and the isolation specs on another PostgreSQL major version
 # (17, 18): the shared pgmatrix.sh (read its header) fetches that version's
 # server (npm) and server headers (Debian), builds a copy of this tree with
-# warnings as errors, starts a throwaway cluster and runs "make installcheck".
+# warnings as errors, starts a throwaway cluster and runs "make installcheck";
+# then, on that cluster, the notifier (preloaded) must run and send a NOTIFY.
 #
 #   test/matrix.sh MAJOR        (as root it installs npm when it is missing)
 #
@@ -43,12 +44,43 @@ tar -C "$OS_ROOT" -c --exclude=./.git --exclude=./tmp_check --exclude=./results 
 	--exclude=./demo/tmp --exclude='*.o' --exclude='*.so' --exclude='*.bc' . |
 	tar -C "$work/src" -x || os_die "cannot copy the sources to $work/src"
 
+# The notifier on the cluster the tests left (pg_regress does not preload
+# the library): preloaded, its worker runs and sends a NOTIFY after an
+# order commits.
+notifier() {
+	local data=$work/pg/run/data bin=$work/pg/prefix/bin
+	local -a psql=("$OS_PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work/pg/run/sock"
+		-p "${PGM_PORT:-$((55460 + major % 10))}" -U postgres -d postgres)
+	local wait="DO \$\$BEGIN FOR i IN 1..100 LOOP EXIT WHEN (SELECT %s FROM order_system.notifier_status());
+		PERFORM pg_sleep(0.1); END LOOP; END\$\$; SELECT %s FROM order_system.notifier_status()"
+
+	os_log "PostgreSQL $major: the notifier"
+	echo "shared_preload_libraries = 'minor_shim, order_system'" >>"$data/postgresql.conf"
+	os_as_owner "$bin/pg_ctl" -D "$data" -l "$work/pg/run/server.log" -w -t 60 restart >/dev/null &&
+		"${psql[@]}" -c "CREATE EXTENSION order_system" &&
+		[ "$("${psql[@]}" -c "$(printf "$wait" running running)")" = t ] &&
+		"${psql[@]}" -c "SELECT order_system.place_order(order_system.create_member('notifier', NULL, 0),
+			format('[{\"product_id\": %s, \"quantity\": 1}]',
+				   order_system.create_product('N-1', 'notifier', 100, 'KRW', 5))::jsonb, 'card')" >/dev/null &&
+		[ "$("${psql[@]}" -c "$(printf "$wait" "notifies > 0" "commits > 0 AND notifies > 0")")" = t ] &&
+		echo "notifier: running, woken by a commit, sent a NOTIFY" >&2
+}
+
+stop_cluster() {
+	[ -f "$work/pg/run/data/postmaster.pid" ] || return 0
+	os_as_owner "$work/pg/prefix/bin/pg_ctl" -D "$work/pg/run/data" -m fast -w stop >/dev/null ||
+		echo "warning: could not stop the PostgreSQL $major cluster" >&2
+}
+trap stop_cluster EXIT
+
 start=$SECONDS
-PGM_WORK=$work/pg PGM_ISOLATION=1 PGM_PSQL="$OS_PGBIN/psql" \
+PGM_WORK=$work/pg PGM_ISOLATION=1 PGM_PSQL="$OS_PGBIN/psql" PGM_KEEP=1 \
 	PGM_MAKE_ARGS="OS_WERROR=-Werror MODULES=test/matrix/minor_shim" \
 	PGM_CONF="shared_preload_libraries = 'minor_shim'" \
 	bash "$pgmatrix" "$major" "$work/src"
 rc=$?
+[ $rc -eq 0 ] && { notifier || rc=1; }
+stop_cluster
 echo "PostgreSQL $major: $((SECONDS - start)) s" >&2
 if [ $rc -eq 0 ]; then
 	rm -rf "$work"
