@@ -6,7 +6,8 @@
  * The code elsewhere calls the names below; each is the server's own call
  * of the version being built against, with the same meaning on all of them.
  * A branch is kept for every version from 15 on; when 15 is dropped, its
- * branches go and the callers can use the server's names directly.
+ * branches go and the callers can use the server's names directly.  The 16
+ * branches follow that release's API but are compiled only with 17 and 18.
  */
 #ifndef OS_COMPAT_H
 #define OS_COMPAT_H
