@@ -47,7 +47,7 @@ STORE_OBJS = src/store/store.o src/store/spi.o src/store/rows.o src/store/events
 API_OBJS = src/api/access.o src/api/catalog.o src/api/consumers.o src/api/members.o \
 	src/api/orders.o src/api/payments.o src/api/products.o src/api/rules.o \
 	src/api/saga.o src/api/triggers.o
-OBJS = $(CORE_OBJS) $(STORE_OBJS) $(API_OBJS) src/order_system.o src/notifier.o
+OBJS = $(CORE_OBJS) $(STORE_OBJS) $(API_OBJS) src/order_system.o src/notifier.o src/compat.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
 # -Wno-unused-parameter: the server headers (ilist.h, bufpage.h) trip it.
@@ -64,7 +64,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: every object depends on both headers.
-$(OBJS): src/core/os_core.h src/order_system.h src/store/store.h
+$(OBJS): src/core/os_core.h src/order_system.h src/store/store.h src/compat.h
 
 # The install script: a header, then the current schema files in order.
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SRC) Makefile

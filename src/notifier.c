@@ -70,7 +70,7 @@ typedef struct os_notify_shared
 {
 	pg_atomic_uint64 commits;	/* committed transactions that wrote events */
 	pg_atomic_uint64 notifies;	/* NOTIFYs the worker sent */
-	pg_atomic_uint32 worker_procno; /* INVALID_PGPROCNO when not running */
+	pg_atomic_uint32 worker_procno; /* OS_INVALID_PROCNO when not running */
 	pg_atomic_uint32 database;	/* notify_database's OID, found for the next
 								 * worker to connect to */
 } os_notify_shared;
@@ -94,7 +94,7 @@ wake_notifier(void)
 	uint32		procno = pg_atomic_read_u32(&notify_shared->worker_procno);
 
 	pg_atomic_fetch_add_u64(&notify_shared->commits, 1);
-	if (procno != INVALID_PGPROCNO)
+	if (procno != OS_INVALID_PROCNO)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
@@ -147,7 +147,7 @@ OS_FUNCTION(os_notifier_status)
 				 errmsg("notifier_status must be declared to return a composite type")));
 	values[0] = BoolGetDatum(notify_shared != NULL);
 	values[1] = BoolGetDatum(notify_shared != NULL &&
-							 pg_atomic_read_u32(&notify_shared->worker_procno) != INVALID_PGPROCNO);
+							 pg_atomic_read_u32(&notify_shared->worker_procno) != OS_INVALID_PROCNO);
 	if (notify_shared != NULL)
 	{
 		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&notify_shared->commits));
@@ -180,7 +180,7 @@ shmem_startup(void)
 	{
 		pg_atomic_init_u64(&notify_shared->commits, 0);
 		pg_atomic_init_u64(&notify_shared->notifies, 0);
-		pg_atomic_init_u32(&notify_shared->worker_procno, INVALID_PGPROCNO);
+		pg_atomic_init_u32(&notify_shared->worker_procno, OS_INVALID_PROCNO);
 		pg_atomic_init_u32(&notify_shared->database, InvalidOid);
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -235,7 +235,7 @@ os_notifier_init(void)
 static void
 clear_procno(int code, Datum arg)
 {
-	pg_atomic_write_u32(&notify_shared->worker_procno, INVALID_PGPROCNO);
+	pg_atomic_write_u32(&notify_shared->worker_procno, OS_INVALID_PROCNO);
 }
 
 static void
@@ -338,7 +338,7 @@ void
 os_notifier_main(Datum arg)
 {
 	uint64		seen;
-	uint32		no_worker = INVALID_PGPROCNO;
+	uint32		no_worker = OS_INVALID_PROCNO;
 	TimestampTz last_prune = GetCurrentTimestamp();
 	Oid			dboid;
 
@@ -353,7 +353,7 @@ os_notifier_main(Datum arg)
 
 	/* one notifier at a time */
 	if (!pg_atomic_compare_exchange_u32(&notify_shared->worker_procno, &no_worker,
-										MyProc->pgprocno))
+										OS_MY_PROCNO))
 		proc_exit(0);
 	before_shmem_exit(clear_procno, 0);
 	seen = pg_atomic_read_u64(&notify_shared->commits);

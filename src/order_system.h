@@ -14,6 +14,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/jsonb.h"
 
+#include "compat.h"
 #include "core/os_core.h"
 
 /* ------------------------------------------------------------- settings */

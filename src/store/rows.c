@@ -8,7 +8,7 @@
  * ModifyTable node per table and the nodes under it, set up and torn down
  * for a handful of rows.  In place_order that was more than the rows' own
  * work (bench/README.md).  What the INSERT did is done here as well:
- *   - the INSERT privilege on the table (ExecCheckRTPerms), and a refusal
+ *   - the INSERT privilege on the table (os_compat_check_perms), and a refusal
  *     where row security would apply to the writer;
  *   - every column not supplied gets the table's own default expression
  *     (build_column_default), or NULL;
@@ -205,7 +205,7 @@ build(table_cache *c, Relation rel)
 	c->ndefaults = 0;
 	c->ncheck = 0;
 	c->check = NULL;
-	c->pkey = RelationGetPrimaryKeyIndex(rel);
+	c->pkey = os_compat_primary_key_index(rel);
 	if (desc->natts > MAX_ATTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -261,7 +261,7 @@ build(table_cache *c, Relation rel)
 	{
 		c->check = palloc(sizeof(Expr *) * desc->constr->num_check);
 		for (int i = 0; i < desc->constr->num_check; i++)
-			c->check[i] = expression_planner(stringToNode(desc->constr->check[i].ccbin));
+			c->check[i] = os_compat_plan_check(rel, i);
 		c->ncheck = desc->constr->num_check;
 	}
 	MemoryContextSwitchTo(old);
@@ -337,15 +337,11 @@ open_table(os_rows *w, os_table_id t)
 	rte->relid = c->relid;
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-	rte->requiredPerms = c->perms;
 	if (c->perms & ACL_INSERT)
-		rte->insertedCols = bms_copy(c->inserted);
+		os_compat_check_perms(w->estate, rte, c->perms, NULL, bms_copy(c->inserted), NULL);
 	else
-	{
-		rte->selectedCols = bms_copy(c->inserted);
-		rte->updatedCols = bms_copy(c->updated);
-	}
-	ExecCheckRTPerms(list_make1(rte), true);
+		os_compat_check_perms(w->estate, rte, c->perms, bms_copy(c->inserted), NULL,
+							  bms_copy(c->updated));
 	w->rtable = lappend(w->rtable, rte);
 	w->estate->es_range_table = w->rtable;
 
@@ -359,9 +355,9 @@ open_table(os_rows *w, os_table_id t)
 	if (c->ncheck > 0 && rel->rd_att->constr != NULL &&
 		c->ncheck == rel->rd_att->constr->num_check)
 	{
-		rri->ri_ConstraintExprs = palloc(sizeof(ExprState *) * c->ncheck);
+		OS_RI_CHECK_EXPRS(rri) = palloc(sizeof(ExprState *) * c->ncheck);
 		for (int i = 0; i < c->ncheck; i++)
-			rri->ri_ConstraintExprs[i] = ExecInitExpr(c->check[i], NULL);
+			OS_RI_CHECK_EXPRS(rri)[i] = ExecInitExpr(c->check[i], NULL);
 	}
 	/* where the after-trigger code looks for the table's ResultRelInfo */
 	w->estate->es_opened_result_relations =
@@ -378,7 +374,7 @@ open_table(os_rows *w, os_table_id t)
 											 table_slot_callbacks(rel));
 		if (!w->epq_ready)
 		{
-			EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+			os_compat_epq_init(&w->epq, w->estate);
 			w->epq_ready = true;
 		}
 	}
@@ -454,7 +450,7 @@ fetch_by_key(os_rows *w, os_table_id t, Snapshot snap, int64 key, TupleTableSlot
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg_internal("primary key index of order_system.%s not open", tables[t].relname)));
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
-	scan = index_beginscan(rri->ri_RelationDesc, index, snap, 1, 0);
+	scan = os_compat_index_beginscan(rri->ri_RelationDesc, index, snap, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
@@ -594,9 +590,7 @@ os_rows_read(os_table_id t, Datum key, Datum *cols, bool *nulls)
 	rte->relid = c->relid;
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = AccessShareLock;
-	rte->requiredPerms = ACL_SELECT;
-	rte->selectedCols = c->inserted;
-	ExecCheckRTPerms(list_make1(rte), true);
+	os_compat_check_perms(NULL, rte, ACL_SELECT, c->inserted, NULL, NULL);
 	pfree(rte);
 	if (!OidIsValid(c->pkey))
 		ereport(ERROR,
@@ -611,7 +605,7 @@ os_rows_read(os_table_id t, Datum key, Datum *cols, bool *nulls)
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   index->rd_indcollation[0],
 						   c->keytype == TEXTOID ? F_TEXTEQ : F_INT8EQ, key);
-	scan = index_beginscan(rel, index, snap, 1, 0);
+	scan = os_compat_index_beginscan(rel, index, snap, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)
