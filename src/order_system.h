@@ -25,6 +25,7 @@ extern char *os_points_currency;
 extern int	os_outbox_retention_s;
 extern int	os_order_rate_per_min;
 extern int	os_order_burst;
+extern bool os_direct_writes;
 
 /* --------------------------------------------------------------- errors */
 
@@ -162,6 +163,7 @@ typedef struct os_rows
 	struct TupleTableSlot *found[OS_NTABLES];	/* the row to update */
 	EPQState	epq;			/* for BEFORE UPDATE row triggers */
 	bool		epq_ready;
+	bool		sql[OS_NTABLES];	/* written by SQL statements instead */
 } os_rows;
 
 /*
