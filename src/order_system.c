@@ -73,9 +73,9 @@ _PG_init(void)
 							PGC_SUSET, 0, NULL, NULL, NULL);
 
 	/*
-	 * Superuser-only: it exists so that an administrator can make every
-	 * write go through the executor, where executor hooks (auditing,
-	 * sharding extensions) see it; a session must not turn that back off.
+	 * Superuser-only: it exists so that an administrator can make every write
+	 * go through the executor, where executor hooks (auditing, sharding
+	 * extensions) see it; a session must not turn that back off.
 	 */
 	DefineCustomBoolVariable("order_system.direct_writes",
 							 "Writes an order's rows, stock and events without a plan where the table allows it.",

@@ -14,10 +14,19 @@
  *     (build_column_default), or NULL;
  *   - supplied values of a domain type pass the domain's checks
  *     (domain_check), as the INSERT's coercion would;
- *   - NOT NULL and CHECK constraints, unique indexes and row triggers, by
- *     ExecSimpleRelationInsert.
- * Statement-level INSERT triggers do not fire (the extension's tables have
- * none).
+ *   - NOT NULL and CHECK constraints, unique (also deferred) and exclusion
+ *     constraints, partial and expression indexes, stored generated columns
+ *     and row triggers, by ExecSimpleRelationInsert;
+ *   - a read-only transaction (or a hot standby) and parallel mode are
+ *     refused (25006) before anything is read or written, as ExecutorStart
+ *     refuses them.
+ * What the executor does per statement is not done here: statement-level
+ * triggers, transition tables, rules; and a table that is not a plain table
+ * (a view, a partitioned or foreign table) takes no plan-free row.  For such
+ * a table, decided once when its cache is built, every write and read runs
+ * the equivalent SQL statement instead (kept plans through SPI), and the
+ * executor does everything.  order_system.direct_writes = off makes every
+ * table take that way.
  *
  * A product's stock and a member's order tokens are updated the same way
  * (os_rows_update): the row of the key is found by its primary key under a
@@ -27,7 +36,10 @@
  * and written by ExecSimpleRelationUpdate: privileges for SELECT and
  * UPDATE, domains of the changed columns, CHECK constraints, row triggers.
  * A row that fails the test before the lock is not locked, as an UPDATE
- * whose WHERE clause it fails would not lock it.
+ * whose WHERE clause it fails would not lock it; a newer version whose key
+ * is another is skipped, as the UPDATE's re-check of "id = key" would skip
+ * it.  Through SQL: SELECT by key to test, SELECT ... FOR NO KEY UPDATE to
+ * lock (and re-test a newer version), UPDATE of the changed columns by key.
  *
  * A member's and a payment method's row are read the same way
  * (os_rows_read): by primary key under a new snapshot, with the SELECT
@@ -37,7 +49,8 @@
  * the compiled defaults and the planned CHECK constraints (which the
  * executor would otherwise plan again for every batch), built on first
  * use; a relcache invalidation of the table (or of all) drops them, and
- * they are built again.
+ * so does any change to a function (pg_proc), since planning may have
+ * inlined or folded one into a default or a CHECK; they are built again.
  */
 #include "order_system.h"
 
@@ -82,9 +95,9 @@ typedef struct table_cache
 	const column_spec *columns;
 	const char *key;			/* the primary key's column */
 	/* the equivalent SQL statements, prepared on first use and kept */
-	os_stmt	   *sql_write;		/* INSERT, or UPDATE of the changed columns */
-	os_stmt	   *sql_read;		/* SELECT by key (with ctid when updated) */
-	os_stmt	   *sql_lock;		/* the same, FOR NO KEY UPDATE */
+	os_stmt    *sql_write;		/* INSERT, or UPDATE of the changed columns */
+	os_stmt    *sql_read;		/* SELECT by key (with ctid when updated) */
+	os_stmt    *sql_lock;		/* the same, FOR NO KEY UPDATE */
 	/* built on first use, dropped on invalidation */
 	MemoryContext cxt;
 	Bitmapset  *inserted;		/* the supplied columns, for the privilege
@@ -156,7 +169,7 @@ static table_cache tables[OS_NTABLES] = {
 	[OS_PRODUCT] = TABLE("product", product_columns, ACL_SELECT | ACL_UPDATE),
 	[OS_MEMBER] = TABLE("member", member_columns, ACL_SELECT | ACL_UPDATE),
 	[OS_PAYMENT_METHOD] = TABLE_KEY("payment_method", payment_method_columns, ACL_SELECT,
-											"name", TEXTOID),
+									"name", TEXTOID),
 };
 
 StaticAssertDecl(lengthof(orders_columns) == OS_ORDERS_NCOLS, "orders columns");
@@ -201,9 +214,12 @@ static bool
 plan_free_possible(table_cache *c, Relation rel)
 {
 	TriggerDesc *trig = rel->trigdesc;
-	CmdType		cmd = (c->perms & ACL_INSERT) ? CMD_INSERT :
-		(c->perms & ACL_UPDATE) ? CMD_UPDATE : CMD_SELECT;
+	CmdType		cmd = CMD_SELECT;
 
+	if (c->perms & ACL_INSERT)
+		cmd = CMD_INSERT;
+	else if (c->perms & ACL_UPDATE)
+		cmd = CMD_UPDATE;
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		return false;
 	if (rel->rd_rules != NULL)
@@ -537,8 +553,8 @@ open_table(os_rows *w, os_table_id t)
 	}
 
 	/*
-	 * As ExecutorStart would refuse the statement, before anything is read
-	 * or written: a read-only transaction (also every transaction of a hot
+	 * As ExecutorStart would refuse the statement, before anything is read or
+	 * written: a read-only transaction (also every transaction of a hot
 	 * standby), or parallel mode.
 	 */
 	if (XactReadOnly)
