@@ -96,7 +96,7 @@ typedef struct table_cache
 	const char *key;			/* the primary key's column */
 	/* the equivalent SQL statements, prepared on first use and kept */
 	os_stmt    *sql_write;		/* INSERT, or UPDATE of the changed columns */
-	os_stmt    *sql_read;		/* SELECT by key (with ctid when updated) */
+	os_stmt    *sql_read;		/* SELECT by key */
 	os_stmt    *sql_lock;		/* the same, FOR NO KEY UPDATE */
 	/* built on first use, dropped on invalidation */
 	MemoryContext cxt;
@@ -402,9 +402,8 @@ new_stmt(const char *sql, int nargs)
  * The statements equivalent to what the writer does to table c, once per
  * backend (the plan cache follows changes to the table):
  *   INSERT INTO t (columns) VALUES ($1, ...)
- *   SELECT ctid, columns FROM t WHERE key = $1 [FOR NO KEY UPDATE]
+ *   SELECT columns FROM t WHERE key = $1 [FOR NO KEY UPDATE]
  *   UPDATE t SET changed = $n, ... WHERE key = $1
- *   SELECT columns FROM t WHERE key = $1 (reads)
  * Values are passed as the columns' base types: the statement coerces them
  * to a domain, checking it, as the writer does.
  */
@@ -414,10 +413,15 @@ prepare_sql(table_cache *c)
 	StringInfoData cols;
 	StringInfoData sql;
 	const char *rel;
+	const char *key;
+	os_stmt    *read = NULL;
+	os_stmt    *lock = NULL;
+	os_stmt    *write = NULL;
 
 	if (c->sql_read != NULL || c->sql_write != NULL)
 		return;
 	rel = quote_qualified_identifier("order_system", c->relname);
+	key = quote_identifier(c->key);
 	initStringInfo(&cols);
 	initStringInfo(&sql);
 	for (int i = 0; i < c->ncolumns; i++)
@@ -425,33 +429,27 @@ prepare_sql(table_cache *c)
 
 	if (c->perms & ACL_INSERT)
 	{
-		os_stmt    *ins;
-
 		appendStringInfo(&sql, "INSERT INTO %s (%s) VALUES (", rel, cols.data);
 		for (int i = 0; i < c->ncolumns; i++)
 			appendStringInfo(&sql, "%s$%d", i > 0 ? ", " : "", i + 1);
 		appendStringInfoChar(&sql, ')');
-		ins = new_stmt(sql.data, c->ncolumns);
+		write = new_stmt(sql.data, c->ncolumns);
 		for (int i = 0; i < c->ncolumns; i++)
-			ins->argtypes[i] = c->columns[i].type;
-		c->sql_write = ins;
+			write->argtypes[i] = c->columns[i].type;
+		c->sql_write = write;
 		return;
 	}
 
-	appendStringInfo(&sql, "SELECT %s%s FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
-					 (c->perms & ACL_UPDATE) ? "ctid, " : "", cols.data, rel,
-					 quote_identifier(c->key));
+	read = new_stmt(psprintf("SELECT %s FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
+							 cols.data, rel, key), 1);
+	read->argtypes[0] = c->keytype;
 	if (c->perms & ACL_UPDATE)
 	{
-		os_stmt    *lock;
-		os_stmt    *upd;
 		bool		first = true;
 
-		lock = new_stmt(psprintf("%s FOR NO KEY UPDATE", sql.data), 1);
+		lock = new_stmt(psprintf("%s FOR NO KEY UPDATE", read->sql), 1);
 		lock->argtypes[0] = c->keytype;
-		c->sql_lock = lock;
 
-		resetStringInfo(&sql);
 		appendStringInfo(&sql, "UPDATE %s SET ", rel);
 		for (int i = 0; i < c->ncolumns; i++)
 		{
@@ -461,30 +459,53 @@ prepare_sql(table_cache *c)
 							 quote_identifier(c->columns[i].name), i + 2);
 			first = false;
 		}
-		appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.=) $1",
-						 quote_identifier(c->key));
-		upd = new_stmt(sql.data, c->ncolumns + 1);
-		upd->argtypes[0] = c->keytype;
+		appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.=) $1", key);
+		write = new_stmt(sql.data, c->ncolumns + 1);
+		write->argtypes[0] = c->keytype;
 		for (int i = 0; i < c->ncolumns; i++)
-			upd->argtypes[i + 1] = c->columns[i].type;
-		c->sql_write = upd;
-		/* the SELECT's text again: sql was reused */
-		resetStringInfo(&sql);
-		appendStringInfoString(&sql, lock->sql);
-		sql.data[sql.len - strlen(" FOR NO KEY UPDATE")] = '\0';
+			write->argtypes[i + 1] = c->columns[i].type;
 	}
-	c->sql_read = new_stmt(sql.data, 1);
-	c->sql_read->argtypes[0] = c->keytype;
+	c->sql_lock = lock;
+	c->sql_write = write;
+	c->sql_read = read;			/* last: set means all are */
 }
 
-/* The columns of c from row 0 of SPI_tuptable (after the ctid for updates). */
+/*
+ * The columns of c from row 0 of SPI_tuptable; copied into the current
+ * memory context when copy.
+ */
 static void
-sql_columns(const table_cache *c, Datum *cols, bool *nulls)
+sql_columns(const table_cache *c, Datum *cols, bool *nulls, bool copy)
 {
-	int			first = (c->perms & ACL_UPDATE) ? 2 : 1;
+	TupleDesc	desc = SPI_tuptable->tupdesc;
 
 	for (int i = 0; i < c->ncolumns; i++)
-		cols[i] = os_getattr(0, first + i, &nulls[i]);
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		cols[i] = os_getattr(0, i + 1, &nulls[i]);
+		if (copy && !nulls[i])
+			cols[i] = datumCopy(cols[i], att->attbyval, att->attlen);
+	}
+}
+
+/* Whether row 0 of SPI_tuptable has the columns cols and nulls. */
+static bool
+sql_same_columns(const table_cache *c, const Datum *cols, const bool *nulls)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+
+	for (int i = 0; i < c->ncolumns; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		isnull;
+		Datum		d = os_getattr(0, i + 1, &isnull);
+
+		if (isnull != nulls[i] ||
+			(!isnull && !datumIsEqual(d, cols[i], att->attbyval, att->attlen)))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -722,7 +743,8 @@ columns_of(const table_cache *c, TupleTableSlot *slot, Datum *cols, bool *nulls)
  * the test passed) by SELECT ... FOR NO KEY UPDATE, which follows the row's
  * update chain and re-checks its key under READ COMMITTED and fails with
  * 40001 under REPEATABLE READ and SERIALIZABLE, tested again when the
- * locked version is another, then UPDATE of the changed columns by key.
+ * locked version's columns differ from those tested, then UPDATE of the
+ * changed columns by key.
  */
 static bool
 update_by_sql(table_cache *c, int64 key, os_row_change change, void *arg)
@@ -730,6 +752,8 @@ update_by_sql(table_cache *c, int64 key, os_row_change change, void *arg)
 	Datum		params[MAX_ATTS + 1];
 	char		pnulls[MAX_ATTS + 1];
 	bool		nulls[MAX_ATTS];
+	Datum		tested[MAX_ATTS];
+	bool		tested_nulls[MAX_ATTS];
 	spi_saved	saved;
 	bool		written = false;
 
@@ -738,34 +762,34 @@ update_by_sql(table_cache *c, int64 key, os_row_change change, void *arg)
 	pnulls[0] = ' ';
 	if (os_exec(c->sql_read, params, NULL, 1) == 1)
 	{
-		SPITupleTable *tested = SPI_tuptable;
-		bool		isnull;
-		ItemPointerData tid = *(ItemPointer) DatumGetPointer(os_getattr(0, 1, &isnull));
-
-		sql_columns(c, params + 1, nulls);
+		sql_columns(c, tested, tested_nulls, true);
+		memcpy(params + 1, tested, sizeof(Datum) * c->ncolumns);
+		memcpy(nulls, tested_nulls, sizeof(bool) * c->ncolumns);
+		SPI_freetuptable(SPI_tuptable);
+		SPI_tuptable = NULL;
 		if (change(params + 1, nulls, arg))
 		{
 			bool		ready = os_exec(c->sql_lock, params, NULL, 1) == 1;
-			SPITupleTable *locked = SPI_tuptable;
 
 			/* a newer version than the one tested: test it instead */
-			if (ready &&
-				!ItemPointerEquals(&tid, (ItemPointer) DatumGetPointer(os_getattr(0, 1, &isnull))))
+			if (ready && !sql_same_columns(c, tested, tested_nulls))
 			{
-				sql_columns(c, params + 1, nulls);
+				sql_columns(c, params + 1, nulls, false);
 				ready = change(params + 1, nulls, arg);
 			}
 			if (ready)
 			{
+				SPITupleTable *locked = SPI_tuptable;
+
 				for (int i = 0; i < c->ncolumns; i++)
 					pnulls[i + 1] = nulls[i] ? 'n' : ' ';
 				/* zero rows when a BEFORE trigger skipped it */
 				written = os_exec(c->sql_write, params, pnulls, 0) > 0;
+				SPI_tuptable = locked;
 			}
-			SPI_freetuptable(locked);
 		}
-		SPI_freetuptable(tested);
 	}
+	SPI_freetuptable(SPI_tuptable);
 	spi_restore(&saved);
 	return written;
 }
@@ -901,19 +925,7 @@ read_by_sql(table_cache *c, Datum key, Datum *cols, bool *nulls)
 	spi_save(&saved);
 	found = os_exec(c->sql_read, &key, NULL, 1) == 1;
 	if (found)
-	{
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		int			skip = desc->natts - c->ncolumns;	/* the ctid, if any */
-
-		sql_columns(c, cols, nulls);
-		for (int i = 0; i < c->ncolumns; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, skip + i);
-
-			if (!nulls[i])
-				cols[i] = datumCopy(cols[i], att->attbyval, att->attlen);
-		}
-	}
+		sql_columns(c, cols, nulls, true);
 	SPI_freetuptable(SPI_tuptable);
 	spi_restore(&saved);
 	return found;
