@@ -123,7 +123,10 @@ extern void os_emit_event(const char *event_type, const char *aggregate_type,
 
 /*
  * Rows inserted without a plan (rows.c): values in the order of the
- * table's column list there; every other column gets its default.
+ * table's column list there; every other column gets its default.  Where
+ * the table needs the executor (rules, statement-level or transition-table
+ * triggers, not a plain table) or order_system.direct_writes is off, the
+ * same functions run the equivalent SQL statements instead.
  */
 typedef enum os_table_id
 {

@@ -509,8 +509,8 @@ sql_same_columns(const table_cache *c, const Datum *cols, const bool *nulls)
 }
 
 /*
- * Run stmt for the writer, keeping the caller's SPI results: the callers
- * may still be reading a statement's rows of their own.
+ * The caller's SPI results, put back after the writer's statements: the
+ * callers may still be reading rows of a statement of their own.
  */
 typedef struct spi_saved
 {
