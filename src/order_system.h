@@ -181,7 +181,8 @@ typedef bool (*os_row_change) (Datum *cols, bool *nulls, void *arg);
 /*
  * os_rows_update: UPDATE table t (product or member) SET <change> WHERE
  * id = key AND <change's test>; false when no row was written (no such
- * row, the test failed, or a BEFORE trigger skipped it).
+ * row, the test failed, its id changed meanwhile, or a BEFORE trigger
+ * skipped it).
  */
 
 extern void os_rows_begin(os_rows *w);
