@@ -29,7 +29,8 @@ $node->start;
 
 my %setting = (direct_on => 'on', direct_off => 'off');
 
-# Helpers, a user trigger log, and the table dump compared at the end.
+# The functions the workload calls through, a user trigger log, and the table
+# dump compared at the end.
 my $setup = q{
 CREATE EXTENSION order_system;
 CREATE TABLE t_outcome (n bigserial PRIMARY KEY, label text, result text);
