@@ -23,6 +23,7 @@ int			os_outbox_retention_s = 7 * 24 * 3600;
 int			os_order_rate_per_min = 60;
 int			os_order_burst = 30;
 char	   *os_traceparent = NULL;
+bool		os_direct_writes = true;
 
 void		_PG_init(void);
 
@@ -124,6 +125,17 @@ _PG_init(void)
 							   "Set it with SET LOCAL: \"00-<trace id>-<parent id>-<flags>\"; empty: none.",
 							   &os_traceparent, "",
 							   PGC_USERSET, GUC_NOT_IN_SAMPLE, check_traceparent, NULL, NULL);
+
+	/*
+	 * Superuser-only: it exists so that an administrator can make every write
+	 * go through the executor, where executor hooks (auditing, sharding
+	 * extensions) see it; a session must not turn that back off.
+	 */
+	DefineCustomBoolVariable("order_system.direct_writes",
+							 "Writes an order's rows, stock and events without a plan where the table allows it.",
+							 "Off: every such write and read runs as an SQL statement through the executor.",
+							 &os_direct_writes, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	os_notifier_init();
 	MarkGUCPrefixReserved("order_system");
 }

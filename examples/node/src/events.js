@@ -41,6 +41,8 @@ export class EventConsumer {
 
   async start() {
     this.client = new pg.Client(this.connection);
+    // a lost connection: the next query fails and the loop reports it
+    this.client.on('error', (err) => { console.error(`consumer ${this.name}: ${err.message}`); this.wake(); });
     await this.client.connect();
     await this.client.query('SELECT order_system.register_consumer($1, $2)', [this.name, this.fromStart]);
     this.client.on('notification', (msg) => { if (msg.channel === CHANNEL) this.wake(); });

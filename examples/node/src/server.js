@@ -79,6 +79,7 @@ export function createServer(pool) {
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const pool = new pg.Pool({ max: 10 });
+  pool.on('error', (err) => console.error(`idle database client: ${err.message}`));
   const server = createServer(pool);
   server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
   if (process.env.CONSUMER) {

@@ -38,6 +38,9 @@ before(async () => {
   // of a session (the recipe in the README: preload it)
   await admin.query(`ALTER DATABASE ${db} SET session_preload_libraries = 'order_system'`);
   pool = new pg.Pool({ database: db, max: 4 });
+  // an idle client whose server session ends (the DROP DATABASE below) emits
+  // an error: a service logs it, the pool replaces the client
+  pool.on('error', () => {});
   await pool.query('CREATE EXTENSION order_system');
   const q = async (sql, args) => (await pool.query(sql, args)).rows[0].id;
   ids.alice = await q("SELECT order_system.create_member('alice', NULL, 500) AS id");
@@ -54,6 +57,12 @@ before(async () => {
 after(async () => {
   await new Promise((resolve) => server.close(resolve));
   await pool.end();
+  // the pool's sessions end asynchronously: wait for them, then drop
+  for (let i = 0; i < 100; i++) {
+    const { rows } = await admin.query('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [db]);
+    if (rows[0].n === '0') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   await admin.end();
 });
