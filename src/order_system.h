@@ -45,17 +45,17 @@ extern void os_check(os_result code, const char *context);
 
 /*
  * Domain errors with a JSON DETAIL (api/errors.c); README's error table
- * documents each object.
+ * documents each object.  Each raises ERROR: it does not return.
  */
 extern void os_raise_out_of_stock(int64 product_id, int64 available,
-								  int64 requested, bool flash_sale) pg_attribute_noreturn();
+								  int64 requested, bool flash_sale);
 extern void os_raise_insufficient_points(int64 member_id, int64 balance,
-										 int64 delta, const char *message) pg_attribute_noreturn();
+										 int64 delta, const char *message);
 extern void os_raise_illegal_transition(int64 order_id, os_state status,
-										os_event ev) pg_attribute_noreturn();
-extern void os_raise_idempotency_conflict(const char *key, int64 order_id) pg_attribute_noreturn();
+										os_event ev);
+extern void os_raise_idempotency_conflict(const char *key, int64 order_id);
 extern void os_raise_rate_limited(int64 member_id, double retry_after_s,
-								  int burst, int per_minute) pg_attribute_noreturn();
+								  int burst, int per_minute);
 
 /* Argument helpers: a clear 22004 for a NULL the function cannot take. */
 extern void os_require_args(FunctionCallInfo fcinfo, int nargs,
