@@ -253,7 +253,9 @@ help(void)
 		   "Every payment.requested event of a card or points_card order is confirmed\n"
 		   "(gateway_ref 'sim-<event id>') or declined; one line per settled payment\n"
 		   "is printed (\"order 12 confirmed\").  The consumer defaults to\n"
-		   "\"payment-gateway\".\n\n", progname, progname);
+		   "\"payment-gateway\".  A payment whose event carries a W3C traceparent is\n"
+		   "settled as a child span of it (same trace id and flags, a parent id of\n"
+		   "its own), so the reply's events carry the same trace id.\n\n", progname, progname);
 	os_common_help(stdout);
 	printf("\nSimulation:\n"
 		   "      --latency-ms=N        wait N ms before settling a batch (default 0)\n"

@@ -80,6 +80,15 @@ SELECT array(SELECT jsonb_array_elements_text(:'e'::jsonb -> 'detail' -> 'allowe
        array(SELECT event FROM order_system.order_transitions()
 			  WHERE from_status = 'paid' AND outcome = 'move' ORDER BY event) AS allowed_match_catalog;
 SELECT order_system.complete_order(:o1);
+-- Completing an unpaid order: pay or cancel it first.
+SELECT order_id AS unpaid FROM order_system.place_order(:m, format('[{"product_id": %s, "quantity": 1}]', :f)::jsonb,
+	'card') \gset
+SELECT regress.error_of(format('SELECT order_system.complete_order(%s)', :unpaid)) AS e \gset
+SELECT :'e'::jsonb ->> 'sqlstate' AS sqlstate,
+       :'e'::jsonb -> 'detail' = jsonb_build_object('order_id', :unpaid, 'status', 'pending_payment', 'event', 'complete',
+													'allowed_events', jsonb_build_array('capture', 'decline', 'cancel', 'expire')) AS detail,
+       :'e'::jsonb ->> 'hint' AS hint;
+SELECT order_system.cancel_order(:unpaid);
 -- A final order: no move is left, and no hint.
 SELECT regress.error_of(format('SELECT order_system.refund_order(%s)', :o1)) AS e \gset
 SELECT :'e'::jsonb ->> 'sqlstate' AS sqlstate, :'e'::jsonb -> 'detail' ->> 'status' AS status,
