@@ -72,6 +72,7 @@ _PG_init(void)
 							NULL, &os_order_burst, 30, 1, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	os_notifier_init();
+	os_metrics_init();
 	MarkGUCPrefixReserved("order_system");
 }
 
