@@ -148,7 +148,10 @@ BAIL_OUT('ports 9187-9189 are all taken') unless $port;
 my $dsn = sprintf('host=%s port=%d user=os_exporter dbname=postgres sslmode=disable',
 	$node->host, $node->port);
 my $log = $node->basedir . '/exporter.log';
-my $h = IPC::Run::start(
+my $h;
+# the exporter goes when the test ends, however it ends
+END { local $?; $h->kill_kill if $h; }
+$h = IPC::Run::start(
 	[ $exporter, "--web.listen-address=127.0.0.1:$port", "--extend.query-path=$queries_file" ],
 	'<', \undef, '>', $log, '2>', $log,
 	init => sub { $ENV{DATA_SOURCE_NAME} = $dsn; });
