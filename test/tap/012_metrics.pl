@@ -273,6 +273,27 @@ my $reset = scrape();
 is($reset->{'order_system_orders_placed_total{method="card"}'}, 0, 'metrics_reset() zeroes the counters');
 is($reset->{'order_system_orders_total{status="pending_payment"}'}, 3, 'and leaves the states as they are');
 
+# Concurrent orders: each backend's counts reach the shared counters
+# exactly once (4 clients, 200 orders, the rate limit off for them).
+{
+	local $ENV{PGOPTIONS} = '-c order_system.order_rate_limit=0';
+	my $script = $node->basedir . '/order.sql';
+	open my $fh, '>', $script or die "cannot write $script: $!";
+	print $fh q{\set m random(1, 5)
+\set p random(1, 8)
+SELECT order_system.place_order(:m, ('[{"product_id": ' || :p || ', "quantity": 1}]')::jsonb, 'card');
+};
+	close $fh;
+	my ($out, $err) = run_command([ 'pgbench', '-n', '-c', '4', '-j', '2', '-t', '50', '-f', $script,
+		'-d', $node->connstr('postgres') ]);
+	like($out, qr/number of transactions actually processed: 200\b/, 'pgbench placed 200 orders')
+	  or diag($err);
+}
+my $concurrent = scrape();
+is($concurrent->{'order_system_orders_placed_total{method="card"}'}, 200,
+	'200 orders placed by 4 concurrent clients count 200');
+is($concurrent->{'order_system_orders_total{status="pending_payment"}'}, 203, 'and are all awaiting payment');
+
 $h->kill_kill;
 $node->stop;
 done_testing();
