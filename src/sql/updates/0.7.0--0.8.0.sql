@@ -40,3 +40,14 @@ REVOKE ALL ON FUNCTION
 	order_system_internal.refuse_delete(),
 	order_system_internal.orders_status_guard()
 FROM order_system_admin;
+
+-- The read-only monitoring role (00_schema.sql); its grants follow the
+-- metrics functions (0.7.0--0.8.0.after.sql).
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_monitor') THEN
+		CREATE ROLE order_system_monitor NOLOGIN;
+	END IF;
+END
+$roles$;
+GRANT USAGE ON SCHEMA order_system TO order_system_monitor;
