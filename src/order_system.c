@@ -137,6 +137,7 @@ _PG_init(void)
 							 &os_direct_writes, true,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 	os_notifier_init();
+	os_metrics_init();
 	MarkGUCPrefixReserved("order_system");
 }
 

@@ -268,6 +268,15 @@ extern bool os_jsonb_get_int64(JsonbContainer *obj, const char *key, int64 *out,
 extern char *os_jsonb_get_str(JsonbContainer *obj, const char *key, os_result bad);
 extern Datum os_plan_to_jsonb(const os_payment_plan *plan);
 
+/* -------------------------------------------------------------- metrics */
+
+extern int	os_low_stock_threshold;
+
+extern void os_metrics_init(void);
+extern void os_metrics_order_placed(const char *method, bool paid);
+extern void os_metrics_saga_move(int64 order_id, os_event ev);
+extern void os_metrics_rate_limited(const char *method);
+
 /* ----------------------------------------------------------------- saga */
 
 extern const char *os_saga_apply(int64 order_id, os_event ev,

@@ -134,6 +134,32 @@ extern int	os_allowed_events(os_state s, os_event *out);
 /* What to do instead of an illegal event ev on an order in status s, or NULL. */
 extern const char *os_transition_hint(os_state s, os_event ev);
 
+/*
+ * What the metrics count (order_system.metrics_counters()): orders placed,
+ * each saga move by its outcome, the compensations run, and the orders the
+ * rate limit refused.
+ */
+typedef enum os_counter
+{
+	OS_COUNTER_PLACED = 0,
+	OS_COUNTER_PAID,
+	OS_COUNTER_COMPLETED,
+	OS_COUNTER_CANCELLED,
+	OS_COUNTER_DECLINED,
+	OS_COUNTER_EXPIRED,
+	OS_COUNTER_REFUNDED,
+	OS_COUNTER_COMPENSATIONS,
+	OS_COUNTER_RATE_LIMITED,
+	OS_COUNTER_COUNT
+} os_counter;
+
+/*
+ * The counter a saga move by event ev adds to; *compensates: the move also
+ * runs a compensation (stock back, points back, the payment ended).
+ * OS_COUNTER_COUNT for an unknown event.
+ */
+extern os_counter os_event_counter(os_event ev, bool *compensates);
+
 /* -------------------------------------------------------------- payments */
 
 /*

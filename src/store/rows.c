@@ -161,6 +161,18 @@ static const column_spec payment_method_columns[] = {
 #define TABLE_KEY(name, cols, acl, keycol, type) \
 	{.relname = (name), .columns = (cols), .ncolumns = lengthof(cols), .perms = (acl), \
 	 .key = (keycol), .keytype = (type)}
+/*
+ * A table's list says what may be done to it here (perms): a call that
+ * asks for anything else is a programming error, refused before any work.
+ */
+static void
+require_use(const table_cache *c, AclMode mode, const char *what)
+{
+	if ((c->perms & mode) == 0)
+		elog(ERROR, "order_system: %s of order_system.%s is not a plan-free operation",
+			 what, c->relname);
+}
+
 static table_cache tables[OS_NTABLES] = {
 	[OS_ORDERS] = TABLE("orders", orders_columns, ACL_INSERT),
 	[OS_ORDER_LINE] = TABLE("order_line", order_line_columns, ACL_INSERT),
@@ -638,11 +650,13 @@ void
 os_rows_insert(os_rows *w, os_table_id t, const Datum *values, const bool *nulls)
 {
 	table_cache *c = &tables[t];
-	ResultRelInfo *rri = open_table(w, t);
+	ResultRelInfo *rri;
 	TupleTableSlot *slot;
 	ExprContext *econtext = GetPerTupleExprContext(w->estate);
 	int			natts;
 
+	require_use(c, ACL_INSERT, "an insert");
+	rri = open_table(w, t);
 	if (rri == NULL)
 	{
 		char		pnulls[MAX_ATTS];
@@ -794,7 +808,7 @@ bool
 os_rows_update(os_rows *w, os_table_id t, int64 key, os_row_change change, void *arg)
 {
 	table_cache *c = &tables[t];
-	ResultRelInfo *rri = open_table(w, t);
+	ResultRelInfo *rri;
 	TupleTableSlot *found;
 	TupleTableSlot *slot;
 	Datum		cols[MAX_ATTS];
@@ -805,6 +819,8 @@ os_rows_update(os_rows *w, os_table_id t, int64 key, os_row_change change, void 
 	int			flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
 	int			natts;
 
+	require_use(c, ACL_UPDATE, "an update");
+	rri = open_table(w, t);
 	Assert(c->perms & ACL_UPDATE);
 	if (rri == NULL)
 		return update_by_sql(c, key, change, arg);
@@ -940,6 +956,7 @@ os_rows_read(os_table_id t, Datum key, Datum *cols, bool *nulls)
 	Snapshot	snap;
 	bool		found;
 
+	require_use(c, ACL_SELECT, "a read");
 	if (!os_direct_writes)
 	{
 		prepare_sql(c);

@@ -266,4 +266,9 @@ extern void os_store_insert_payment_method(const char *name, Oid handler,
 										   const char *description);
 extern bool os_store_set_payment_method_enabled(const char *name, bool enabled);
 
+/* -------------------------------------------------------------- metrics */
+
+/* The payment method order_id was placed with; NULL if there is no such order. */
+extern char *os_store_order_method(int64 order_id);
+
 #endif							/* OS_STORE_H */

@@ -48,3 +48,14 @@ FROM order_system_admin;
 ALTER TABLE order_system.outbox ADD COLUMN trace_context text;
 COMMENT ON COLUMN order_system.outbox.trace_context IS 'The W3C traceparent (order_system.traceparent) of the transaction that wrote the event; NULL: none.';
 ALTER TYPE order_system.batch_event ADD ATTRIBUTE trace_context text;
+
+-- The read-only monitoring role (00_schema.sql); its grants follow the
+-- metrics functions (0.7.0--0.8.0.after.sql).
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_monitor') THEN
+		CREATE ROLE order_system_monitor NOLOGIN;
+	END IF;
+END
+$roles$;
+GRANT USAGE ON SCHEMA order_system TO order_system_monitor;

@@ -5,7 +5,7 @@
 -- Also: the trace context setting order_system.traceparent and the events
 -- that carry it.
 \set VERBOSITY terse
-SELECT regress.restart_ids(150000);
+SELECT regress.restart_ids(160000);
 
 -- The error a statement raises: SQLSTATE, DETAIL parsed as JSON (a JSON
 -- string when it is not JSON), HINT.
