@@ -8,7 +8,6 @@
 #include <limits.h>
 
 #include "fmgr.h"
-#include "commands/extension.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -144,15 +143,13 @@ _PG_init(void)
 /*
  * The door every SQL-callable function goes through (OS_FUNCTION): the SQL
  * objects installed here must be the version this library was built for,
- * or the call fails with 55000 before it reads or writes anything.  The
- * extension's own install and update scripts run before the version they
- * install is complete, so calls they make are let through.
+ * or the call fails with 55000 before it reads or writes anything (calls
+ * from the extension's own scripts excepted: store/spi.c).
  */
 void
 os_enter(FunctionCallInfo fcinfo)
 {
-	if (!creating_extension)
-		os_check_installed_version();
+	os_check_installed_version();
 }
 
 int

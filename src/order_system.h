@@ -77,6 +77,7 @@ extern char *os_text_value(text *t, const char *name, int maxlen);
  */
 extern void os_enter(FunctionCallInfo fcinfo);
 extern void os_check_installed_version(void);
+extern void os_recheck_installed_version(void);
 
 #define OS_FUNCTION(name) \
 	static Datum name##_body(FunctionCallInfo fcinfo); \

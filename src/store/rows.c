@@ -709,6 +709,7 @@ os_rows_end(os_rows *w)
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	FreeExecutorState(w->estate);
 	w->estate = NULL;
+	os_recheck_installed_version();
 }
 
 /* The row of key (an int8 primary key) that snap sees, into slot. */
@@ -1011,6 +1012,7 @@ os_rows_read(os_table_id t, Datum key, Datum *cols, bool *nulls)
 	UnregisterSnapshot(snap);
 	index_close(index, NoLock);
 	table_close(rel, NoLock);
+	os_recheck_installed_version();
 	return found;
 }
 
