@@ -40,3 +40,53 @@ REVOKE ALL ON FUNCTION
 	order_system_internal.refuse_delete(),
 	order_system_internal.orders_status_guard()
 FROM order_system_admin;
+
+-- Consumer positions are stamped with the cluster they were cut in and
+-- with the outbox id mark (60_events.sql).  Positions already ahead of this
+-- cluster's snapshot were restored from elsewhere: stamp 0 makes the next
+-- consumer call re-base them.
+ALTER TABLE order_system.consumer
+	ADD COLUMN system_identifier bigint,
+	ADD COLUMN last_mark bigint,
+	ADD COLUMN batch_mark bigint;
+UPDATE order_system.consumer c
+   SET system_identifier = CASE
+		WHEN pg_catalog.pg_snapshot_xmax(c.last_snapshot) OPERATOR(pg_catalog.<=)
+			 pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())
+		 AND (c.batch_snapshot IS NULL
+			  OR pg_catalog.pg_snapshot_xmax(c.batch_snapshot) OPERATOR(pg_catalog.<=)
+				 pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()))
+		THEN (pg_catalog.pg_control_system()).system_identifier ELSE 0 END,
+	   last_mark = coalesce(pg_catalog.pg_sequence_last_value('order_system.outbox_id_seq'::pg_catalog.regclass), 0),
+	   batch_mark = CASE WHEN c.batch_snapshot IS NOT NULL
+		THEN coalesce(pg_catalog.pg_sequence_last_value('order_system.outbox_id_seq'::pg_catalog.regclass), 0) END;
+ALTER TABLE order_system.consumer
+	ALTER COLUMN system_identifier SET NOT NULL,
+	ALTER COLUMN last_mark SET NOT NULL;
+COMMENT ON TABLE order_system.consumer IS 'Outbox consumers and their acknowledged positions (transaction snapshots, stamped with the cluster they were cut in).';
+
+-- New functions, made here first so that their privileges can be set; their
+-- definitions follow with every other.
+CREATE FUNCTION order_system_internal.system_identifier() RETURNS bigint
+LANGUAGE sql AS 'SELECT 0::bigint';
+CREATE FUNCTION order_system_internal.position_trusted(c order_system.consumer, cur pg_snapshot)
+RETURNS boolean LANGUAGE sql AS 'SELECT false';
+CREATE FUNCTION order_system_internal.outbox_mark() RETURNS bigint
+LANGUAGE sql AS 'SELECT 0::bigint';
+CREATE FUNCTION order_system_internal.prune_events() RETURNS bigint
+LANGUAGE sql AS 'SELECT 0::bigint';
+CREATE FUNCTION order_system_internal.rebase_positions(
+	OUT rebased boolean, OUT requeued bigint, OUT settled bigint)
+LANGUAGE sql AS 'SELECT false, 0::bigint, 0::bigint';
+CREATE FUNCTION order_system.rebase_consumers(
+	OUT rebased boolean, OUT requeued bigint, OUT settled bigint)
+LANGUAGE sql AS 'SELECT false, 0::bigint, 0::bigint';
+REVOKE ALL ON FUNCTION
+	order_system_internal.system_identifier(),
+	order_system_internal.position_trusted(order_system.consumer, pg_snapshot),
+	order_system_internal.outbox_mark(),
+	order_system_internal.prune_events(),
+	order_system_internal.rebase_positions(),
+	order_system.rebase_consumers()
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_system.rebase_consumers() TO order_system_admin;
