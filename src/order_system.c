@@ -22,6 +22,7 @@ char	   *os_points_currency = NULL;
 int			os_outbox_retention_s = 7 * 24 * 3600;
 int			os_order_rate_per_min = 60;
 int			os_order_burst = 30;
+bool		os_direct_writes = true;
 
 void		_PG_init(void);
 
@@ -71,7 +72,19 @@ _PG_init(void)
 							"Orders a member may place at once before the rate limit applies.",
 							NULL, &os_order_burst, 30, 1, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+
+	/*
+	 * Superuser-only: it exists so that an administrator can make every write
+	 * go through the executor, where executor hooks (auditing, sharding
+	 * extensions) see it; a session must not turn that back off.
+	 */
+	DefineCustomBoolVariable("order_system.direct_writes",
+							 "Writes an order's rows, stock and events without a plan where the table allows it.",
+							 "Off: every such write and read runs as an SQL statement through the executor.",
+							 &os_direct_writes, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	os_notifier_init();
+	os_metrics_init();
 	MarkGUCPrefixReserved("order_system");
 }
 

@@ -14,6 +14,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/jsonb.h"
 
+#include "compat.h"
 #include "core/os_core.h"
 
 /* ------------------------------------------------------------- settings */
@@ -25,6 +26,7 @@ extern char *os_points_currency;
 extern int	os_outbox_retention_s;
 extern int	os_order_rate_per_min;
 extern int	os_order_burst;
+extern bool os_direct_writes;
 
 /* --------------------------------------------------------------- errors */
 
@@ -127,7 +129,11 @@ extern void os_emit_event(const char *event_type, const char *aggregate_type,
 
 /*
  * Rows written and read without a plan (store/rows.c).  Each table's values
- * come in the order of its column list there, named here.
+ * come in the order of its column list there, named here; every column not
+ * supplied gets its default.  Where the table needs the executor (rules,
+ * statement-level or transition-table triggers, not a plain table) or
+ * order_system.direct_writes is off, the same functions run the equivalent
+ * SQL statements instead.
  */
 typedef enum os_table_id
 {
@@ -192,6 +198,7 @@ typedef struct os_rows
 	struct TupleTableSlot *found[OS_NTABLES];	/* the row to update */
 	EPQState	epq;			/* for BEFORE UPDATE row triggers */
 	bool		epq_ready;
+	bool		sql[OS_NTABLES];	/* written by SQL statements instead */
 } os_rows;
 
 /*
@@ -206,7 +213,8 @@ typedef bool (*os_row_change) (Datum *cols, bool *nulls, void *arg);
 /*
  * os_rows_update: UPDATE table t (product or member) SET <change> WHERE
  * id = key AND <change's test>; false when no row was written (no such
- * row, the test failed, or a BEFORE trigger skipped it).
+ * row, the test failed, its id changed meanwhile, or a BEFORE trigger
+ * skipped it).
  */
 
 extern void os_rows_begin(os_rows *w);
@@ -239,6 +247,15 @@ extern bool os_jsonb_get_int64(JsonbContainer *obj, const char *key, int64 *out,
 							   os_result bad);
 extern char *os_jsonb_get_str(JsonbContainer *obj, const char *key, os_result bad);
 extern Datum os_plan_to_jsonb(const os_payment_plan *plan);
+
+/* -------------------------------------------------------------- metrics */
+
+extern int	os_low_stock_threshold;
+
+extern void os_metrics_init(void);
+extern void os_metrics_order_placed(const char *method, bool paid);
+extern void os_metrics_saga_move(int64 order_id, os_event ev);
+extern void os_metrics_rate_limited(const char *method);
 
 /* ----------------------------------------------------------------- saga */
 

@@ -217,12 +217,15 @@ take_token_and_ids(const place_request *req, place_result *res)
 								   os_order_rate_per_min / 60.0, &left))
 		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", req->member_id);
 	if (!os_rate_allows(left))
+	{
+		os_metrics_rate_limited(req->method);
 		ereport(ERROR,
 				(errcode(os_sqlstate(OS_ERR_RATE_LIMITED)),
 				 errmsg("member " INT64_FORMAT " has placed too many orders: try again in %.1f s",
 						req->member_id, os_rate_retry_after(left, os_order_rate_per_min)),
 				 errdetail("At most %d orders at once and %d a minute after that.",
 						   os_order_burst, os_order_rate_per_min)));
+	}
 }
 
 /*
@@ -452,6 +455,7 @@ place(place_request *req, place_result *res)
 		if (req->any_bucket)
 			os_bucket_move(res->order_id, OS_STOCK_SELL);
 	}
+	os_metrics_order_placed(req->method, plan.external_amount == 0);
 }
 
 /* Replay the order of the request's idempotency key, or place a new one. */

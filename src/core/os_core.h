@@ -126,6 +126,32 @@ extern os_result os_transition(os_state from, os_event ev, os_state *to);
 extern bool os_transition_edge_exists(os_state from, os_state to);
 extern bool os_state_is_final(os_state s);
 
+/*
+ * What the metrics count (order_system.metrics_counters()): orders placed,
+ * each saga move by its outcome, the compensations run, and the orders the
+ * rate limit refused.
+ */
+typedef enum os_counter
+{
+	OS_COUNTER_PLACED = 0,
+	OS_COUNTER_PAID,
+	OS_COUNTER_COMPLETED,
+	OS_COUNTER_CANCELLED,
+	OS_COUNTER_DECLINED,
+	OS_COUNTER_EXPIRED,
+	OS_COUNTER_REFUNDED,
+	OS_COUNTER_COMPENSATIONS,
+	OS_COUNTER_RATE_LIMITED,
+	OS_COUNTER_COUNT
+} os_counter;
+
+/*
+ * The counter a saga move by event ev adds to; *compensates: the move also
+ * runs a compensation (stock back, points back, the payment ended).
+ * OS_COUNTER_COUNT for an unknown event.
+ */
+extern os_counter os_event_counter(os_event ev, bool *compensates);
+
 /* -------------------------------------------------------------- payments */
 
 /*

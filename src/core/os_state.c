@@ -146,3 +146,24 @@ os_state_is_final(os_state s)
 			return false;
 	return true;
 }
+
+os_counter
+os_event_counter(os_event ev, bool *compensates)
+{
+	static const os_counter counters[OS_EVENT_COUNT] = {
+		[OS_EVENT_CAPTURE] = OS_COUNTER_PAID,
+		[OS_EVENT_DECLINE] = OS_COUNTER_DECLINED,
+		[OS_EVENT_CANCEL] = OS_COUNTER_CANCELLED,
+		[OS_EVENT_EXPIRE] = OS_COUNTER_EXPIRED,
+		[OS_EVENT_COMPLETE] = OS_COUNTER_COMPLETED,
+		[OS_EVENT_REFUND] = OS_COUNTER_REFUNDED,
+	};
+
+	*compensates = false;
+	if ((int) ev < 0 || ev >= OS_EVENT_COUNT)
+		return OS_COUNTER_COUNT;
+	/* every move out of pending_payment or paid but forward undoes work */
+	*compensates = ev == OS_EVENT_DECLINE || ev == OS_EVENT_CANCEL ||
+		ev == OS_EVENT_EXPIRE || ev == OS_EVENT_REFUND;
+	return counters[ev];
+}

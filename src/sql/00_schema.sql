@@ -34,6 +34,7 @@ $guard$;
 -- Roles are cluster-wide: create them once, grant to them on purpose
 -- (90_privileges.sql).  order_system_member is for a member's own login
 -- role, linked to the member by set_member_login (10_members.sql).
+-- order_system_monitor reads the metrics (87_metrics.sql) and nothing else.
 DO $roles$
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_admin') THEN
@@ -47,6 +48,9 @@ BEGIN
 	END IF;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_member') THEN
 		CREATE ROLE order_system_member NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_monitor') THEN
+		CREATE ROLE order_system_monitor NOLOGIN;
 	END IF;
 END
 $roles$;

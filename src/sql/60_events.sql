@@ -155,6 +155,23 @@ END;
 COMMENT ON FUNCTION order_system_internal.events_between(pg_snapshot, pg_snapshot)
 	IS 'The outbox events committed after snapshot lo and visible in snapshot hi, in id order.';
 
+-- The events a consumer has yet to acknowledge: committed after its
+-- position and visible now; for a position position_trusted refuses, every
+-- event the re-base will deliver to it again (rebase_positions).
+CREATE OR REPLACE FUNCTION order_system_internal.pending_events(c order_system.consumer)
+RETURNS SETOF order_system.outbox
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT e.* FROM order_system_internal.events_between(c.last_snapshot, pg_current_snapshot()) e
+	 WHERE order_system_internal.position_trusted(c, pg_current_snapshot())
+	UNION ALL
+	SELECT e.* FROM order_system.outbox e
+	 WHERE NOT order_system_internal.position_trusted(c, pg_current_snapshot())
+	   AND NOT (e.id <= c.last_mark AND pg_visible_in_snapshot(e.tx_id, c.last_snapshot));
+END;
+COMMENT ON FUNCTION order_system_internal.pending_events(order_system.consumer)
+	IS 'The events a consumer has yet to acknowledge (for a position from another cluster, those its re-base will deliver).';
+
 ---------------------------------------------------------------- functions
 
 -- register_consumer(name, from_start): a new consumer starts now (or with
@@ -251,13 +268,7 @@ RETURNS TABLE (name text, batch_id bigint, batch_open boolean, pending_events bi
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT c.name, c.batch_id, c.batch_snapshot IS NOT NULL,
-		   CASE WHEN order_system_internal.position_trusted(c, pg_current_snapshot())
-				THEN (SELECT count(*)
-						FROM order_system_internal.events_between(c.last_snapshot, pg_current_snapshot()))
-				-- what the re-base will deliver again
-				ELSE (SELECT count(*) FROM order_system.outbox e
-					   WHERE NOT (e.id <= c.last_mark AND pg_visible_in_snapshot(e.tx_id, c.last_snapshot)))
-		   END,
+		   (SELECT count(*) FROM order_system_internal.pending_events(c)),
 		   c.acked_at
 	  FROM order_system.consumer c ORDER BY c.name;
 END;

@@ -178,6 +178,47 @@ extern void os_store_write_order(const os_order_row *order, const os_line *lines
 								 const os_payment_row *payment,
 								 const os_event_row *events, int nevents);
 
+/* ----------------------------------------------------------------- saga */
+
+/* An order and its payment as a saga step locks them. */
+typedef struct os_locked_order
+{
+	char	   *status;
+	int64		member_id;
+	char	   *currency;
+	int64		payment_id;
+	int64		points_amount;
+	int64		external_amount;
+	bool		has_buckets;	/* some line took flash-sale bucket stock */
+	char	   *reference;		/* NULL: none */
+} os_locked_order;
+
+/* The order's member, read without a lock; false when there is no order. */
+extern bool os_store_order_member(int64 order_id, int64 *member_id);
+
+/* Lock the order (FOR NO KEY UPDATE) and read it; false when there is none. */
+extern bool os_store_lock_order(int64 order_id, os_locked_order *o);
+
+/* Lock the stock the order's lines hold: product rows, or their buckets. */
+extern void os_store_lock_line_stock(int64 order_id, bool has_buckets);
+
+extern void os_store_set_order_status(int64 order_id, const char *status,
+									  const char *reason, int64 points_earned);
+extern void os_store_set_payment_status(int64 payment_id, const char *status,
+										const char *gateway_ref);
+
+/* The payment a deposit reference names; false when there is none. */
+extern bool os_store_find_deposit(const char *reference, int64 *order_id,
+								  int64 *amount_due);
+
+/*
+ * Lock up to max_orders unpaid orders past their deadline (skipping locked
+ * ones), then the stock of their lines and their members in the global lock
+ * order (orders, products by id, members by id), so an expiry batch never
+ * deadlocks with place_order.  Returns how many, their ids in *order_ids.
+ */
+extern int	os_store_lock_expired_orders(int max_orders, int64 **order_ids);
+
 /* ------------------------------------------------------------ consumers */
 
 /*
@@ -216,6 +257,17 @@ extern bool os_store_rebase_positions(void);
 extern void os_store_batch_events(Datum after, Datum upto, int64 batch_id,
 								  DestReceiver *dest);
 
+/* --------------------------------------------------------------- outbox */
+
+/*
+ * For the notifier (a background worker connected as the bootstrap
+ * superuser): prune the outbox by the rule prune_outbox() uses, the
+ * extension's own order_system_internal.prune_events() (found by OID
+ * through pg_depend), as the extension's owner.  False when order_system
+ * is not installed here or has no such function.
+ */
+extern bool os_store_prune_outbox_as_owner(void);
+
 /* ------------------------------------------------------- payment methods */
 
 /* false when there is no such method. */
@@ -223,5 +275,10 @@ extern bool os_store_payment_method(const char *name, Oid *handler, bool *enable
 extern void os_store_insert_payment_method(const char *name, Oid handler,
 										   const char *description);
 extern bool os_store_set_payment_method_enabled(const char *name, bool enabled);
+
+/* -------------------------------------------------------------- metrics */
+
+/* The payment method order_id was placed with; NULL if there is no such order. */
+extern char *os_store_order_method(int64 order_id);
 
 #endif							/* OS_STORE_H */

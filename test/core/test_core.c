@@ -1260,6 +1260,39 @@ test_position_trusted(void)
 	   "the unknown stamp 0 is never trusted");
 }
 
+/* Each saga move counts once under its outcome; the undoing ones also count as compensations. */
+static void
+test_event_counters(void)
+{
+	static const struct
+	{
+		os_event	ev;
+		os_counter	counter;
+		bool		compensates;
+	}			want[] = {
+		{OS_EVENT_CAPTURE, OS_COUNTER_PAID, false},
+		{OS_EVENT_DECLINE, OS_COUNTER_DECLINED, true},
+		{OS_EVENT_CANCEL, OS_COUNTER_CANCELLED, true},
+		{OS_EVENT_EXPIRE, OS_COUNTER_EXPIRED, true},
+		{OS_EVENT_COMPLETE, OS_COUNTER_COMPLETED, false},
+		{OS_EVENT_REFUND, OS_COUNTER_REFUNDED, true},
+	};
+	bool		comp;
+
+	ok(sizeof(want) / sizeof(want[0]) == OS_EVENT_COUNT, "every event has a counter");
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+	{
+		os_counter	c = os_event_counter(want[i].ev, &comp);
+
+		ok(c == want[i].counter && comp == want[i].compensates,
+		   "event %s counts as expected", os_event_name(want[i].ev));
+	}
+	ok(os_event_counter(OS_EVENT_COUNT, &comp) == OS_COUNTER_COUNT && !comp,
+	   "an unknown event counts nothing");
+	ok(os_event_counter((os_event) -1, &comp) == OS_COUNTER_COUNT && !comp,
+	   "event -1 counts nothing");
+}
+
 int
 main(void)
 {
@@ -1282,6 +1315,7 @@ main(void)
 	test_virtual_accounts();
 	test_fingerprint();
 	test_position_trusted();
+	test_event_counters();
 
 	printf("1..%d\n", tap_count);
 	if (tap_failed)

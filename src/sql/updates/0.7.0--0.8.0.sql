@@ -65,28 +65,13 @@ ALTER TABLE order_system.consumer
 	ALTER COLUMN last_mark SET NOT NULL;
 COMMENT ON TABLE order_system.consumer IS 'Outbox consumers and their acknowledged positions (transaction snapshots, stamped with the cluster they were cut in).';
 
--- New functions, made here first so that their privileges can be set; their
--- definitions follow with every other.
-CREATE FUNCTION order_system_internal.system_identifier() RETURNS bigint
-LANGUAGE sql AS 'SELECT 0::bigint';
-CREATE FUNCTION order_system_internal.position_trusted(c order_system.consumer, cur pg_snapshot)
-RETURNS boolean LANGUAGE sql AS 'SELECT false';
-CREATE FUNCTION order_system_internal.outbox_mark() RETURNS bigint
-LANGUAGE sql AS 'SELECT 0::bigint';
-CREATE FUNCTION order_system_internal.prune_events() RETURNS bigint
-LANGUAGE sql AS 'SELECT 0::bigint';
-CREATE FUNCTION order_system_internal.rebase_positions(
-	OUT rebased boolean, OUT requeued bigint, OUT settled bigint)
-LANGUAGE sql AS 'SELECT false, 0::bigint, 0::bigint';
-CREATE FUNCTION order_system.rebase_consumers(
-	OUT rebased boolean, OUT requeued bigint, OUT settled bigint)
-LANGUAGE sql AS 'SELECT false, 0::bigint, 0::bigint';
-REVOKE ALL ON FUNCTION
-	order_system_internal.system_identifier(),
-	order_system_internal.position_trusted(order_system.consumer, pg_snapshot),
-	order_system_internal.outbox_mark(),
-	order_system_internal.prune_events(),
-	order_system_internal.rebase_positions(),
-	order_system.rebase_consumers()
-FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION order_system.rebase_consumers() TO order_system_admin;
+-- The read-only monitoring role (00_schema.sql); its grants follow the
+-- metrics functions (0.7.0--0.8.0.after.sql).
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_monitor') THEN
+		CREATE ROLE order_system_monitor NOLOGIN;
+	END IF;
+END
+$roles$;
+GRANT USAGE ON SCHEMA order_system TO order_system_monitor;
