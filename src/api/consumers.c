@@ -21,7 +21,9 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/xid8.h"
 
 /*
@@ -79,8 +81,9 @@ cut_snapshot(void)
 static uint64
 snapshot_xmax(Datum snap)
 {
-	return U64FromFullTransactionId(DatumGetFullTransactionId(OidFunctionCall1(F_PG_SNAPSHOT_XMAX,
-																				snap)));
+	Datum		xmax = OidFunctionCall1(F_PG_SNAPSHOT_XMAX, snap);
+
+	return U64FromFullTransactionId(DatumGetFullTransactionId(xmax));
 }
 
 /*
@@ -98,10 +101,19 @@ position_trusted(const os_consumer_row *c, Datum cut)
 }
 
 /*
- * Whether this backend has made sure, once, that no consumer position of
- * another cluster is left (every consumer call checks its own row as well).
+ * Whether this backend has made sure that no consumer position of another
+ * cluster is left (every consumer call checks its own row as well).  A
+ * change in pg_proc (the extension dropped and restored, or updated)
+ * makes it check again.
  */
 static bool positions_checked = false;
+static bool positions_callback = false;
+
+static void
+forget_positions_check(Datum arg, int cacheid, uint32 hashvalue)
+{
+	positions_checked = false;
+}
 
 /*
  * Lock a consumer's row (OS015 if it is not registered) and return the
@@ -119,6 +131,11 @@ lock_consumer_row(text *name, os_consumer_row *c)
 
 	if (!positions_checked)
 	{
+		if (!positions_callback)
+		{
+			CacheRegisterSyscacheCallback(PROCOID, forget_positions_check, (Datum) 0);
+			positions_callback = true;
+		}
 		(void) os_store_rebase_positions();
 		positions_checked = true;
 	}
