@@ -44,8 +44,8 @@ STORE_OBJS = src/store/store.o src/store/spi.o src/store/rows.o src/store/events
 	src/store/payments.o src/store/consumers.o src/store/saga.o \
 	src/store/outbox.o src/store/metrics.o
 # The SQL-callable functions, by area; each enters through os_enter().
-API_OBJS = src/api/access.o src/api/catalog.o src/api/consumers.o src/api/members.o \
-	src/api/metrics.o src/api/orders.o src/api/payments.o src/api/products.o \
+API_OBJS = src/api/access.o src/api/catalog.o src/api/consumers.o src/api/errors.o \
+	src/api/members.o src/api/metrics.o src/api/orders.o src/api/payments.o src/api/products.o \
 	src/api/rules.o src/api/saga.o src/api/triggers.o
 OBJS = $(CORE_OBJS) $(STORE_OBJS) $(API_OBJS) src/order_system.o src/notifier.o src/compat.o
 

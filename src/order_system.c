@@ -22,6 +22,7 @@ char	   *os_points_currency = NULL;
 int			os_outbox_retention_s = 7 * 24 * 3600;
 int			os_order_rate_per_min = 60;
 int			os_order_burst = 30;
+char	   *os_traceparent = NULL;
 bool		os_direct_writes = true;
 
 void		_PG_init(void);
@@ -36,6 +37,53 @@ check_currency(char **newval, void **extra, GucSource source)
 		  v[2] >= 'A' && v[2] <= 'Z'))
 	{
 		GUC_check_errdetail("A currency is three upper-case letters (ISO 4217), like KRW.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * order_system.traceparent: a W3C Trace Context traceparent (version 00),
+ * "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", lower-case, ids
+ * not all zero; empty means none.
+ */
+static bool
+hex_field(const char *s, int len, bool nonzero)
+{
+	bool		any = false;
+
+	for (int i = 0; i < len; i++)
+	{
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+		any |= s[i] != '0';
+	}
+	return any || !nonzero;
+}
+
+static bool
+check_traceparent(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+
+	if (v == NULL || v[0] == '\0')
+		return true;
+	if (strlen(v) != OS_TRACEPARENT_LEN || v[2] != '-' || v[35] != '-' || v[52] != '-' ||
+		!hex_field(v, 2, false) || !hex_field(v + 3, 32, false) ||
+		!hex_field(v + 36, 16, false) || !hex_field(v + 53, 2, false))
+	{
+		GUC_check_errdetail("A traceparent is \"00-\" followed by a 32-digit trace id, \"-\", "
+							"a 16-digit parent id, \"-\" and 2-digit flags, in lower-case hex.");
+		return false;
+	}
+	if (strncmp(v, "00", 2) != 0)
+	{
+		GUC_check_errdetail("Only traceparent version 00 is supported.");
+		return false;
+	}
+	if (!hex_field(v + 3, 32, true) || !hex_field(v + 36, 16, true))
+	{
+		GUC_check_errdetail("The trace id and the parent id must not be all zeros.");
 		return false;
 	}
 	return true;
@@ -72,6 +120,11 @@ _PG_init(void)
 							"Orders a member may place at once before the rate limit applies.",
 							NULL, &os_order_burst, 30, 1, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("order_system.traceparent",
+							   "W3C traceparent the events written in this transaction carry.",
+							   "Set it with SET LOCAL: \"00-<trace id>-<parent id>-<flags>\"; empty: none.",
+							   &os_traceparent, "",
+							   PGC_USERSET, GUC_NOT_IN_SAMPLE, check_traceparent, NULL, NULL);
 
 	/*
 	 * Superuser-only: it exists so that an administrator can make every write

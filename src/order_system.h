@@ -27,6 +27,10 @@ extern int	os_outbox_retention_s;
 extern int	os_order_rate_per_min;
 extern int	os_order_burst;
 extern bool os_direct_writes;
+extern char *os_traceparent;
+
+/* A traceparent's length: "00-" 32 "-" 16 "-" 2 */
+#define OS_TRACEPARENT_LEN 55
 
 /* --------------------------------------------------------------- errors */
 
@@ -38,6 +42,20 @@ extern int	os_sqlstate(os_result code);
 
 /* Raise code with its default message unless it is OS_OK or OS_NOOP. */
 extern void os_check(os_result code, const char *context);
+
+/*
+ * Domain errors with a JSON DETAIL (api/errors.c); README's error table
+ * documents each object.  Each raises ERROR: it does not return.
+ */
+extern void os_raise_out_of_stock(int64 product_id, int64 available,
+								  int64 requested, bool flash_sale);
+extern void os_raise_insufficient_points(int64 member_id, int64 balance,
+										 int64 delta, const char *message);
+extern void os_raise_illegal_transition(int64 order_id, os_state status,
+										os_event ev);
+extern void os_raise_idempotency_conflict(const char *key, int64 order_id);
+extern void os_raise_rate_limited(int64 member_id, double retry_after_s,
+								  int burst, int per_minute);
 
 /* Argument helpers: a clear 22004 for a NULL the function cannot take. */
 extern void os_require_args(FunctionCallInfo fcinfo, int nargs,
@@ -119,11 +137,13 @@ typedef struct os_json
 extern void os_json_begin(os_json *j);
 extern void os_json_int(os_json *j, const char *key, int64 value);
 extern void os_json_str(os_json *j, const char *key, const char *value);
+extern void os_json_raw(os_json *j, const char *key, const char *json);
 extern void os_json_open(os_json *j, const char *key, bool array);
 extern void os_json_close(os_json *j, bool array);
 extern text *os_json_end(os_json *j);
 extern void os_emit_event(const char *event_type, const char *aggregate_type,
 						  int64 aggregate_id, text *payload);
+extern Datum os_trace_context(bool *isnull);
 
 /* ----------------------------------------------------------------- rows */
 
@@ -168,7 +188,7 @@ enum
 enum
 {
 	OS_OUTBOX_EVENT_TYPE, OS_OUTBOX_AGGREGATE_TYPE, OS_OUTBOX_AGGREGATE_ID,
-	OS_OUTBOX_PAYLOAD, OS_OUTBOX_NCOLS
+	OS_OUTBOX_PAYLOAD, OS_OUTBOX_TRACE_CONTEXT, OS_OUTBOX_NCOLS
 };
 
 /* stock_available and stock_reserved may be changed by an update */

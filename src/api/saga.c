@@ -219,8 +219,7 @@ saga_apply(int64 order_id, os_event ev, const char *reason,
 	if (r == OS_NOOP)
 		return os_state_name(o.status);
 	if (r != OS_OK)
-		os_error(OS_ERR_ILLEGAL_TRANSITION, "order " INT64_FORMAT " is %s and cannot %s",
-				 order_id, os_state_name(o.status), os_event_name(ev));
+		os_raise_illegal_transition(order_id, o.status, ev);
 
 	/*
 	 * A bank transfer is paid only by its deposit, whose amount

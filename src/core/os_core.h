@@ -127,6 +127,15 @@ extern bool os_transition_edge_exists(os_state from, os_state to);
 extern bool os_state_is_final(os_state s);
 
 /*
+ * The events that move an order out of status s, in event order, into out
+ * (room for OS_EVENT_COUNT); returns how many.
+ */
+extern int	os_allowed_events(os_state s, os_event *out);
+
+/* What to do instead of an illegal event ev on an order in status s, or NULL. */
+extern const char *os_transition_hint(os_state s, os_event ev);
+
+/*
  * What the metrics count (order_system.metrics_counters()): orders placed,
  * each saga move by its outcome, the compensations run, and the orders the
  * rate limit refused.

@@ -147,6 +147,34 @@ os_state_is_final(os_state s)
 	return true;
 }
 
+int
+os_allowed_events(os_state s, os_event *out)
+{
+	int			n = 0;
+
+	if ((int) s < 0 || s >= OS_STATE_COUNT)
+		return 0;
+	for (int e = 0; e < OS_EVENT_COUNT; e++)
+		if (transitions[s][e].kind == T_MOVE)
+			out[n++] = (os_event) e;
+	return n;
+}
+
+/*
+ * The next step an application can take when a step is refused: a paid
+ * order is not cancelled but refunded; an unpaid one is not completed or
+ * refunded but paid or cancelled first.
+ */
+const char *
+os_transition_hint(os_state s, os_event ev)
+{
+	if (s == OS_STATE_PAID && (ev == OS_EVENT_CANCEL || ev == OS_EVENT_DECLINE))
+		return "A paid order is given back with refund_order.";
+	if (s == OS_STATE_PENDING_PAYMENT && (ev == OS_EVENT_COMPLETE || ev == OS_EVENT_REFUND))
+		return "The order is not paid yet: wait for its payment, or call cancel_order.";
+	return NULL;
+}
+
 os_counter
 os_event_counter(os_event ev, bool *compensates)
 {

@@ -7,6 +7,9 @@
 -- later lands in a later batch instead of being skipped.  Delivery is
 -- at-least-once: an unacknowledged batch is delivered again, whole.
 --
+-- trace_context is the W3C traceparent the writing transaction set
+-- (order_system.traceparent), kept beside the payload, not inside it.
+--
 -- payload is json: the writers build the text once and store it as it is,
 -- and a consumer's fetch sends the stored bytes.
 CREATE SEQUENCE order_system.outbox_id_seq;
@@ -17,11 +20,13 @@ CREATE TABLE order_system.outbox (
 	aggregate_id bigint NOT NULL,
 	payload json NOT NULL,
 	tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-	created_at timestamptz NOT NULL DEFAULT now()
+	created_at timestamptz NOT NULL DEFAULT now(),
+	trace_context text
 );
 ALTER SEQUENCE order_system.outbox_id_seq OWNED BY order_system.outbox.id;
 CREATE INDEX outbox_tx_idx ON order_system.outbox (tx_id);
 COMMENT ON TABLE order_system.outbox IS 'Saga events, written in the transaction that made the change; the source of truth for delivery.';
+COMMENT ON COLUMN order_system.outbox.trace_context IS 'The W3C traceparent (order_system.traceparent) of the transaction that wrote the event; NULL: none.';
 SELECT pg_catalog.pg_extension_config_dump('order_system.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('order_system.outbox_id_seq', '');
 
@@ -62,7 +67,8 @@ CREATE TYPE order_system.batch_event AS (
 	aggregate_type text,
 	aggregate_id bigint,
 	payload json,
-	created_at timestamptz
+	created_at timestamptz,
+	trace_context text
 );
 COMMENT ON TYPE order_system.batch_event IS 'One event of a consumer''s batch, as next_batch returns it.';
 

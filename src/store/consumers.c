@@ -21,7 +21,7 @@ static os_stmt lock_consumer = OS_STMT(
  */
 static os_stmt batch_events = OS_STMT_GENERIC(
 											  "SELECT $3, e.id, e.tx_id, e.event_type, e.aggregate_type, e.aggregate_id, e.payload,"
-											  " e.created_at FROM order_system.outbox e"
+											  " e.created_at, e.trace_context FROM order_system.outbox e"
 											  " WHERE e.tx_id >= pg_catalog.pg_snapshot_xmin($1)"
 											  " AND e.tx_id < pg_catalog.pg_snapshot_xmax($2)"
 											  " AND NOT pg_catalog.pg_visible_in_snapshot(e.tx_id, $1)"

@@ -144,7 +144,7 @@ static const column_spec payment_columns[] = {
 };
 static const column_spec outbox_columns[] = {
 	COL("event_type", TEXTOID), COL("aggregate_type", TEXTOID), COL("aggregate_id", INT8OID),
-	COL("payload", JSONOID)
+	COL("payload", JSONOID), COL("trace_context", TEXTOID)
 };
 static const column_spec product_columns[] = {
 	COL("active", BOOLOID), CHANGED("stock_available", INT8OID), CHANGED("stock_reserved", INT8OID),

@@ -55,6 +55,12 @@ extern int64 os_store_login_member(Oid login);
 /* --------------------------------------------------------------- points */
 
 extern int64 os_points_headroom(int64 member_id);
+
+/*
+ * Add delta to the member's points and write the ledger row: true with the
+ * new balance in *balance; false (nothing written) when the balance would
+ * go below zero, with the current one in *balance.
+ */
 extern bool os_points_apply(int64 member_id, int64 order_id, const char *kind,
 							int64 delta, const char *reason, int64 *balance);
 

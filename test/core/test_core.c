@@ -791,6 +791,39 @@ test_edges_and_finals(void)
 	   "no edge leads to an unknown state");
 }
 
+/* The events leaving each state are exactly its moves, in event order. */
+static void
+test_allowed_events(void)
+{
+	for (int s = 0; s < OS_STATE_COUNT; s++)
+	{
+		os_event	got[OS_EVENT_COUNT];
+		int			n = os_allowed_events((os_state) s, got);
+		int			k = 0;
+		bool		same = true;
+
+		for (int e = 0; e < OS_EVENT_COUNT; e++)
+			if (expected_transitions[s][e] >= 0)
+				same = same && k < n && got[k++] == (os_event) e;
+		ok(same && k == n, "%s allows exactly its %d moves", expected_state_names[s], k);
+	}
+	{
+		os_event	got[OS_EVENT_COUNT];
+
+		ok(os_allowed_events(OS_STATE_COUNT, got) == 0 &&
+		   os_allowed_events((os_state) -1, got) == 0, "an unknown state allows nothing");
+	}
+	ok(os_transition_hint(OS_STATE_PAID, OS_EVENT_CANCEL) != NULL &&
+	   strstr(os_transition_hint(OS_STATE_PAID, OS_EVENT_CANCEL), "refund_order") != NULL,
+	   "cancelling a paid order hints at refund_order");
+	ok(os_transition_hint(OS_STATE_PENDING_PAYMENT, OS_EVENT_REFUND) != NULL &&
+	   strstr(os_transition_hint(OS_STATE_PENDING_PAYMENT, OS_EVENT_REFUND), "cancel_order") != NULL,
+	   "refunding an unpaid order hints at cancel_order");
+	ok(os_transition_hint(OS_STATE_REFUNDED, OS_EVENT_CANCEL) == NULL &&
+	   os_transition_hint(OS_STATE_COMPLETED, OS_EVENT_REFUND) == NULL,
+	   "a final order has no hint");
+}
+
 static void
 final_unknown_state(void)
 {
@@ -1307,6 +1340,7 @@ main(void)
 	test_normalize();
 	test_total();
 	test_transitions();
+	test_allowed_events();
 	test_edges_and_finals();
 	test_names();
 	test_strategy_table();

@@ -65,6 +65,14 @@ ALTER TABLE order_system.consumer
 	ALTER COLUMN last_mark SET NOT NULL;
 COMMENT ON TABLE order_system.consumer IS 'Outbox consumers and their acknowledged positions (transaction snapshots, stamped with the cluster they were cut in).';
 
+-- Events carry the trace context of the transaction that wrote them
+-- (order_system.traceparent), and next_batch returns it.  batch_event is
+-- only next_batch's result type: an attribute added at its end changes
+-- nothing a caller reading the earlier columns sees.
+ALTER TABLE order_system.outbox ADD COLUMN trace_context text;
+COMMENT ON COLUMN order_system.outbox.trace_context IS 'The W3C traceparent (order_system.traceparent) of the transaction that wrote the event; NULL: none.';
+ALTER TYPE order_system.batch_event ADD ATTRIBUTE trace_context text;
+
 -- The read-only monitoring role (00_schema.sql); its grants follow the
 -- metrics functions (0.7.0--0.8.0.after.sql).
 DO $roles$
