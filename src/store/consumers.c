@@ -29,6 +29,10 @@ static os_stmt batch_events = OS_STMT_GENERIC(
 											  " ORDER BY e.id + 0",
 											  3, PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID);
 
+/* order_system_internal.outbox_mark(), written out: no function call */
+#define OUTBOX_MARK \
+	"coalesce(pg_catalog.pg_sequence_last_value('order_system.outbox_id_seq'::pg_catalog.regclass), 0)"
+
 /*
  * The consumer's position and open batch ($3 NULL: none), acknowledged now
  * if $5, with their marks ($6, $7; negative: the outbox sequence's value
@@ -37,8 +41,8 @@ static os_stmt batch_events = OS_STMT_GENERIC(
 static os_stmt set_position = OS_STMT(
 									  "UPDATE order_system.consumer SET last_snapshot = $2, batch_snapshot = $3, batch_id = $4,"
 									  " acked_at = CASE WHEN $5 THEN pg_catalog.now() ELSE acked_at END,"
-									  " last_mark = CASE WHEN $6 < 0 THEN order_system_internal.outbox_mark() ELSE $6 END,"
-									  " batch_mark = CASE WHEN $7 < 0 THEN order_system_internal.outbox_mark() ELSE $7 END"
+									  " last_mark = CASE WHEN $6 < 0 THEN " OUTBOX_MARK " ELSE $6 END,"
+									  " batch_mark = CASE WHEN $7 < 0 THEN " OUTBOX_MARK " ELSE $7 END"
 									  " WHERE name = $1",
 									  7, TEXTOID, PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT8OID, BOOLOID, INT8OID, INT8OID);
 
