@@ -98,15 +98,16 @@ COMMENT ON FUNCTION order_system_internal.system_identifier()
 -- in the cluster that cut it, and only while none of its snapshots is
 -- ahead of cur.  Nothing is pruned, and no batch is cut, from a position
 -- that fails it: it is re-based first (rebase_positions).
-CREATE OR REPLACE FUNCTION order_system_internal.position_trusted(c order_system.consumer, cur pg_snapshot)
+CREATE OR REPLACE FUNCTION order_system_internal.position_trusted(
+	stamp bigint, last_snapshot pg_snapshot, batch_snapshot pg_snapshot, cur pg_snapshot)
 RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-RETURN c.system_identifier <> 0
-   AND c.system_identifier = order_system_internal.system_identifier()
-   AND pg_snapshot_xmax(c.last_snapshot) <= pg_snapshot_xmax(cur)
-   AND (c.batch_snapshot IS NULL OR pg_snapshot_xmax(c.batch_snapshot) <= pg_snapshot_xmax(cur));
-COMMENT ON FUNCTION order_system_internal.position_trusted(order_system.consumer, pg_snapshot)
-	IS 'Whether a consumer''s position was cut in this cluster and is not ahead of snapshot cur.';
+RETURN stamp <> 0
+   AND stamp = order_system_internal.system_identifier()
+   AND pg_snapshot_xmax(last_snapshot) <= pg_snapshot_xmax(cur)
+   AND (batch_snapshot IS NULL OR pg_snapshot_xmax(batch_snapshot) <= pg_snapshot_xmax(cur));
+COMMENT ON FUNCTION order_system_internal.position_trusted(bigint, pg_snapshot, pg_snapshot, pg_snapshot)
+	IS 'Whether a consumer''s position (its stamp, acknowledged and open batch snapshots) was cut in this cluster and is not ahead of snapshot cur.';
 
 -- The outbox id sequence's last value (0 before the first event): every
 -- event visible in a snapshot cut before it is read has an id no greater.
@@ -162,20 +163,22 @@ COMMENT ON FUNCTION order_system_internal.events_between(pg_snapshot, pg_snapsho
 	IS 'The outbox events committed after snapshot lo and visible in snapshot hi, in id order.';
 
 -- The events a consumer has yet to acknowledge: committed after its
--- position and visible now; for a position position_trusted refuses, every
--- event the re-base will deliver to it again (rebase_positions).
-CREATE OR REPLACE FUNCTION order_system_internal.pending_events(c order_system.consumer)
+-- position (last_snapshot) and visible now; for a position position_trusted
+-- refuses (trusted false), every event the re-base will deliver to it again
+-- (rebase_positions: all but those within last_mark and visible in it).
+CREATE OR REPLACE FUNCTION order_system_internal.pending_events(
+	last_snapshot pg_snapshot, last_mark bigint, trusted boolean)
 RETURNS SETOF order_system.outbox
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT e.* FROM order_system_internal.events_between(c.last_snapshot, pg_current_snapshot()) e
-	 WHERE order_system_internal.position_trusted(c, pg_current_snapshot())
+	SELECT e.* FROM order_system_internal.events_between(last_snapshot, pg_current_snapshot()) e
+	 WHERE trusted
 	UNION ALL
 	SELECT e.* FROM order_system.outbox e
-	 WHERE NOT order_system_internal.position_trusted(c, pg_current_snapshot())
-	   AND NOT (e.id <= c.last_mark AND pg_visible_in_snapshot(e.tx_id, c.last_snapshot));
+	 WHERE NOT trusted
+	   AND NOT (e.id <= last_mark AND pg_visible_in_snapshot(e.tx_id, last_snapshot));
 END;
-COMMENT ON FUNCTION order_system_internal.pending_events(order_system.consumer)
+COMMENT ON FUNCTION order_system_internal.pending_events(pg_snapshot, bigint, boolean)
 	IS 'The events a consumer has yet to acknowledge (for a position from another cluster, those its re-base will deliver).';
 
 ---------------------------------------------------------------- functions
@@ -274,7 +277,10 @@ RETURNS TABLE (name text, batch_id bigint, batch_open boolean, pending_events bi
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT c.name, c.batch_id, c.batch_snapshot IS NOT NULL,
-		   (SELECT count(*) FROM order_system_internal.pending_events(c)),
+		   (SELECT count(*)
+			  FROM order_system_internal.pending_events(c.last_snapshot, c.last_mark,
+						order_system_internal.position_trusted(c.system_identifier, c.last_snapshot,
+															   c.batch_snapshot, pg_current_snapshot()))),
 		   c.acked_at
 	  FROM order_system.consumer c ORDER BY c.name;
 END;
@@ -299,7 +305,8 @@ BEGIN
 		DELETE FROM order_system.outbox e
 		 WHERE e.tx_id < (SELECT min(pg_snapshot_xmin(c.last_snapshot)) FROM order_system.consumer c)
 		   AND NOT EXISTS (SELECT FROM order_system.consumer c
-							WHERE NOT order_system_internal.position_trusted(c, pg_current_snapshot()));
+							WHERE NOT order_system_internal.position_trusted(c.system_identifier, c.last_snapshot,
+																			 c.batch_snapshot, pg_current_snapshot()));
 	ELSE
 		DELETE FROM order_system.outbox e
 		 WHERE e.created_at < now() - coalesce(
@@ -352,7 +359,8 @@ BEGIN
 	requeued := 0;
 	settled := 0;
 	IF NOT EXISTS (SELECT FROM order_system.consumer c
-					WHERE NOT order_system_internal.position_trusted(c, pg_current_snapshot())) THEN
+					WHERE NOT order_system_internal.position_trusted(c.system_identifier, c.last_snapshot,
+																	 c.batch_snapshot, pg_current_snapshot())) THEN
 		RETURN;
 	END IF;
 	-- One re-base at a time, no position moves meanwhile; an outbox still
@@ -360,7 +368,8 @@ BEGIN
 	LOCK TABLE order_system.consumer IN SHARE ROW EXCLUSIVE MODE;
 	LOCK TABLE order_system.outbox IN SHARE MODE;
 	IF NOT EXISTS (SELECT FROM order_system.consumer c
-					WHERE NOT order_system_internal.position_trusted(c, pg_current_snapshot())) THEN
+					WHERE NOT order_system_internal.position_trusted(c.system_identifier, c.last_snapshot,
+																	 c.batch_snapshot, pg_current_snapshot())) THEN
 		RETURN;
 	END IF;
 	-- The dump's events are all in only once the sequence is restored past

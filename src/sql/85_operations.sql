@@ -132,7 +132,8 @@ BEGIN ATOMIC
 							c.last_snapshot, coalesce(c.batch_snapshot::text, 'none'), pg_current_snapshot())
 		   END
 	  FROM order_system.consumer c
-	 WHERE NOT order_system_internal.position_trusted(c, pg_current_snapshot())
+	 WHERE NOT order_system_internal.position_trusted(c.system_identifier, c.last_snapshot, c.batch_snapshot,
+													  pg_current_snapshot())
 	UNION ALL
 	SELECT 'event_order_exists', 'event ' || e.id,
 		   format('%s of order %s, which does not exist', e.event_type, e.aggregate_id)

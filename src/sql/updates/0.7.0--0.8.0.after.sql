@@ -44,8 +44,8 @@ GRANT order_system_monitor TO pg_monitor;
 -- the owner's; operators re-base
 REVOKE ALL ON FUNCTION
 	order_system_internal.system_identifier(),
-	order_system_internal.position_trusted(order_system.consumer, pg_snapshot),
-	order_system_internal.pending_events(order_system.consumer),
+	order_system_internal.position_trusted(bigint, pg_snapshot, pg_snapshot, pg_snapshot),
+	order_system_internal.pending_events(pg_snapshot, bigint, boolean),
 	order_system_internal.outbox_mark(),
 	order_system_internal.prune_events(),
 	order_system_internal.rebase_positions(),
