@@ -36,6 +36,7 @@ typedef enum os_result
 	OS_ERR_CONSUMER_NOT_FOUND,
 	OS_ERR_BATCH_NOT_FOUND,
 	OS_ERR_RATE_LIMITED,
+	OS_ERR_POSITIONS_UNRESTORED,
 	OS_ERR_OVERFLOW,
 	OS_ERR_INVALID_PARAMETER,
 	OS_ERR_NULL_VALUE,
@@ -257,5 +258,18 @@ extern uint64_t os_fnv1a(uint64_t h, const void *data, size_t len);
 extern uint64_t os_request_fingerprint(int64_t member_id, const char *method,
 									   const os_line *lines, int nlines,
 									   const char *params_text);
+
+/* ------------------------------------------------- consumer positions */
+
+/*
+ * Whether a consumer position (a transaction snapshot) can be read in this
+ * cluster: cut in the cluster with this system identifier, and no snapshot
+ * of it (the acknowledged one, the open batch's if batch_xmax is not 0)
+ * reaches past cur_xmax, the current snapshot's xmax.  A dump restored
+ * into another cluster, or into one whose xid counter is behind, fails it.
+ */
+extern bool os_position_trusted(uint64_t stamp, uint64_t system_identifier,
+								uint64_t last_xmax, uint64_t batch_xmax,
+								uint64_t cur_xmax);
 
 #endif							/* OS_CORE_H */

@@ -142,8 +142,9 @@ BEGIN ATOMIC
 		   extract(epoch FROM now() - coalesce(c.acked_at, c.registered_at))::double precision,
 		   c.batch_snapshot IS NOT NULL
 	  FROM order_system.consumer c
-	  LEFT JOIN LATERAL order_system_internal.events_between(c.last_snapshot, pg_current_snapshot()) e
-		ON true
+	  LEFT JOIN LATERAL order_system_internal.pending_events(c.last_snapshot, c.last_mark,
+			order_system_internal.position_trusted(c.system_identifier, c.last_snapshot, c.batch_snapshot,
+												   pg_current_snapshot())) e ON true
 	 GROUP BY c.name, c.acked_at, c.registered_at, c.batch_snapshot IS NOT NULL
 	 ORDER BY c.name;
 END;
@@ -168,7 +169,12 @@ BEGIN ATOMIC
 		   (SELECT extract(epoch FROM now() - p.pruned_at)::double precision
 			  FROM order_system.outbox_pruned p)
 	  FROM (SELECT EXISTS (SELECT FROM order_system.consumer) AS any_consumer,
-				   (SELECT min(pg_snapshot_xmin(c.last_snapshot)) FROM order_system.consumer c) AS horizon) h
+				   -- none while a position is untrusted (prune_events)
+				   (SELECT CASE WHEN bool_and(order_system_internal.position_trusted(
+										c.system_identifier, c.last_snapshot, c.batch_snapshot,
+										pg_current_snapshot()))
+								THEN min(pg_snapshot_xmin(c.last_snapshot)) END
+					  FROM order_system.consumer c) AS horizon) h
 	  LEFT JOIN order_system.outbox e ON true
 	 GROUP BY h.any_consumer, h.horizon;
 END;

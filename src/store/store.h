@@ -227,19 +227,34 @@ extern int	os_store_lock_expired_orders(int max_orders, int64 **order_ids);
 
 /* ------------------------------------------------------------ consumers */
 
-/* A consumer's position (pg_snapshot datums) and its open batch. */
+/*
+ * A consumer's position (pg_snapshot datums) and its open batch, the
+ * cluster they were cut in, and their outbox id marks (OS_MARK_NOW: the
+ * snapshot was cut just now, write the sequence's current value).
+ */
 typedef struct os_consumer_row
 {
 	Datum		last_snapshot;
 	Datum		batch_snapshot; /* (Datum) 0: no open batch */
 	int64		batch_id;
+	int64		system_identifier;
+	int64		last_mark;
+	int64		batch_mark;
 } os_consumer_row;
+
+#define OS_MARK_NOW (-1)
 
 /* Lock a consumer's row (FOR UPDATE); false when it is not registered. */
 extern bool os_store_lock_consumer(text *name, os_consumer_row *c);
 
 /* Write the consumer's row back; acked: stamp acked_at. */
 extern void os_store_set_position(text *name, const os_consumer_row *c, bool acked);
+
+/*
+ * Re-base every consumer position that is not trusted in this cluster
+ * (order_system_internal.rebase_positions); true if it did.
+ */
+extern bool os_store_rebase_positions(void);
 
 /*
  * The events committed after snapshot after and visible in upto, in id
@@ -252,9 +267,10 @@ extern void os_store_batch_events(Datum after, Datum upto, int64 batch_id,
 
 /*
  * For the notifier (a background worker connected as the bootstrap
- * superuser): prune the outbox as prune_outbox() does, touching only the
- * extension's own tables (found by OID through pg_depend) and working as
- * the extension's owner.  False when order_system is not installed here.
+ * superuser): prune the outbox by the rule prune_outbox() uses, the
+ * extension's own order_system_internal.prune_events() (found by OID
+ * through pg_depend), as the extension's owner.  False when order_system
+ * is not installed here or has no such function.
  */
 extern bool os_store_prune_outbox_as_owner(void);
 

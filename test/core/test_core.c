@@ -158,6 +158,7 @@ static const struct
 	{OS_ERR_CONSUMER_NOT_FOUND, "consumer_not_found", "OS015"},
 	{OS_ERR_BATCH_NOT_FOUND, "batch_not_found", "OS016"},
 	{OS_ERR_RATE_LIMITED, "rate_limited", "OS017"},
+	{OS_ERR_POSITIONS_UNRESTORED, "positions_unrestored", "OS018"},
 	{OS_ERR_OVERFLOW, "numeric_value_out_of_range", "22003"},
 	{OS_ERR_INVALID_PARAMETER, "invalid_parameter_value", "22023"},
 	{OS_ERR_NULL_VALUE, "null_value_not_allowed", "22004"},
@@ -1271,6 +1272,27 @@ test_fingerprint(void)
 	   "a NULL method or params does not crash the fingerprint");
 }
 
+/* Consumer positions are trusted only where they were cut. */
+static void
+test_position_trusted(void)
+{
+	const uint64_t here = UINT64_C(7442000000000000001);
+	const uint64_t there = UINT64_C(7442000000000000002);
+
+	ok(os_position_trusted(here, here, 1942, 0, 2000),
+	   "a position cut here, below the current snapshot, is trusted");
+	ok(os_position_trusted(here, here, 2000, 2000, 2000),
+	   "a position at the current snapshot's xmax is trusted");
+	ok(!os_position_trusted(there, here, 1942, 0, 2000),
+	   "a position stamped by another cluster is not trusted");
+	ok(!os_position_trusted(here, here, 1995, 0, 773),
+	   "a position beyond the current snapshot is not trusted");
+	ok(!os_position_trusted(here, here, 700, 1995, 773),
+	   "an open batch beyond the current snapshot is not trusted");
+	ok(!os_position_trusted(0, here, 1, 0, 773),
+	   "the unknown stamp 0 is never trusted");
+}
+
 /* Each saga move counts once under its outcome; the undoing ones also count as compensations. */
 static void
 test_event_counters(void)
@@ -1326,6 +1348,7 @@ main(void)
 	test_plan_check();
 	test_virtual_accounts();
 	test_fingerprint();
+	test_position_trusted();
 	test_event_counters();
 
 	printf("1..%d\n", tap_count);

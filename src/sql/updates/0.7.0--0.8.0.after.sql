@@ -39,3 +39,16 @@ GRANT EXECUTE ON FUNCTION
 	order_system.notifier_status()
 TO order_system_monitor;
 GRANT order_system_monitor TO pg_monitor;
+
+-- consumer positions across clusters (60_events.sql): the internals are
+-- the owner's; operators re-base
+REVOKE ALL ON FUNCTION
+	order_system_internal.system_identifier(),
+	order_system_internal.position_trusted(bigint, pg_snapshot, pg_snapshot, pg_snapshot),
+	order_system_internal.pending_events(pg_snapshot, bigint, boolean),
+	order_system_internal.outbox_mark(),
+	order_system_internal.prune_events(),
+	order_system_internal.rebase_positions(),
+	order_system.rebase_consumers()
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_system.rebase_consumers() TO order_system_admin;

@@ -41,6 +41,30 @@ REVOKE ALL ON FUNCTION
 	order_system_internal.orders_status_guard()
 FROM order_system_admin;
 
+-- Consumer positions are stamped with the cluster they were cut in and
+-- with the outbox id mark (60_events.sql).  Positions already ahead of this
+-- cluster's snapshot were restored from elsewhere: stamp 0 makes the next
+-- consumer call re-base them.
+ALTER TABLE order_system.consumer
+	ADD COLUMN system_identifier bigint,
+	ADD COLUMN last_mark bigint,
+	ADD COLUMN batch_mark bigint;
+UPDATE order_system.consumer c
+   SET system_identifier = CASE
+		WHEN pg_catalog.pg_snapshot_xmax(c.last_snapshot) OPERATOR(pg_catalog.<=)
+			 pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())
+		 AND (c.batch_snapshot IS NULL
+			  OR pg_catalog.pg_snapshot_xmax(c.batch_snapshot) OPERATOR(pg_catalog.<=)
+				 pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()))
+		THEN (pg_catalog.pg_control_system()).system_identifier ELSE 0 END,
+	   last_mark = coalesce(pg_catalog.pg_sequence_last_value('order_system.outbox_id_seq'::pg_catalog.regclass), 0),
+	   batch_mark = CASE WHEN c.batch_snapshot IS NOT NULL
+		THEN coalesce(pg_catalog.pg_sequence_last_value('order_system.outbox_id_seq'::pg_catalog.regclass), 0) END;
+ALTER TABLE order_system.consumer
+	ALTER COLUMN system_identifier SET NOT NULL,
+	ALTER COLUMN last_mark SET NOT NULL;
+COMMENT ON TABLE order_system.consumer IS 'Outbox consumers and their acknowledged positions (transaction snapshots, stamped with the cluster they were cut in).';
+
 -- Events carry the trace context of the transaction that wrote them
 -- (order_system.traceparent), and next_batch returns it.  batch_event is
 -- only next_batch's result type: an attribute added at its end changes
