@@ -9,6 +9,12 @@
  * outbox id order.  A listener calls these on every wake-up: one lock, one
  * range scan on outbox(tx_id), one update (store/consumers.c).
  * The README ("Event delivery") describes the contract.
+ *
+ * A consumer belongs to the role that registered it: only that role's
+ * members, order_system_admin's and superusers read, acknowledge, replay or
+ * forget it (require_consumer_owner), so that one service cannot take or
+ * skip another's events.  The caller is the role the session acts as (SET
+ * ROLE included), not the definer of the SECURITY DEFINER function asking.
  */
 #include "order_system.h"
 
@@ -17,7 +23,9 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "executor/tstoreReceiver.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -100,6 +108,39 @@ position_trusted(const os_consumer_row *c, Datum cut)
 							   snapshot_xmax(cut));
 }
 
+/* A consumer name for a message: at most 100 characters. */
+static char *
+consumer_label(text *name)
+{
+	char	   *s = text_to_cstring(name);
+
+	return pnstrdup(s, pg_mbcharcliplen(s, strlen(s), 100));
+}
+
+/*
+ * Refuse (42501) a caller that may use the consumer functions but is not a
+ * member of the consumer's owner (InvalidOid: none recorded, anyone), of
+ * order_system_admin, nor a superuser.  Catalog caches only: no query.  The
+ * message names neither the owner nor anything of the position.
+ */
+static void
+require_consumer_owner(text *name, Oid owner)
+{
+	Oid			caller = GetOuterUserId();
+	Oid			admin;
+
+	if (!OidIsValid(owner) || is_member_of_role(caller, owner))
+		return;
+	admin = get_role_oid("order_system_admin", true);
+	if (OidIsValid(admin) && is_member_of_role(caller, admin))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for consumer \"%s\"", consumer_label(name)),
+			 errdetail("A consumer may be used only by members of the role that registered it."),
+			 errhint("Register a consumer of your own, or ask an operator (order_system.set_consumer_owner).")));
+}
+
 /*
  * Whether this backend has made sure that no consumer position of another
  * cluster is left (every consumer call checks its own row as well).  A
@@ -142,14 +183,12 @@ lock_consumer_row(text *name, os_consumer_row *c)
 	for (int attempt = 0;; attempt++)
 	{
 		if (!os_store_lock_consumer(name, c))
-		{
-			char	   *s = text_to_cstring(name);
-
 			ereport(ERROR,
 					(errcode(os_sqlstate(OS_ERR_CONSUMER_NOT_FOUND)),
-					 errmsg("consumer \"%s\" is not registered", pnstrdup(s, pg_mbcharcliplen(s, strlen(s), 100))),
+					 errmsg("consumer \"%s\" is not registered", consumer_label(name)),
 					 errhint("Call order_system.register_consumer first.")));
-		}
+		/* the owner came with the lock: refused before anything is read */
+		require_consumer_owner(name, c->owner);
 		/* the cut comes after the lock: never older than an acknowledgement */
 		cut = cut_snapshot();
 		if (position_trusted(c, cut))
@@ -184,6 +223,25 @@ ack_open_batch(text *name, os_consumer_row *c, int64 batch_id)
 				 errmsg("consumer \"%s\" has no batch " INT64_FORMAT, text_to_cstring(name),
 						batch_id)));
 	return false;
+}
+
+/* caller_role(): the role the session acts as, SET ROLE included. */
+OS_FUNCTION(os_caller_role)
+{
+	PG_RETURN_OID(GetOuterUserId());
+}
+
+/*
+ * require_consumer_owner(name, owner): the owner check of next_batch and
+ * ack_batch, for replay_consumer and unregister_consumer (which read the
+ * owner with their own lock).
+ */
+OS_FUNCTION(os_require_consumer_owner)
+{
+	if (PG_ARGISNULL(0))
+		os_error(OS_ERR_NULL_VALUE, "consumer must not be null");
+	require_consumer_owner(PG_GETARG_TEXT_PP(0), PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1));
+	PG_RETURN_VOID();
 }
 
 /* system_identifier(): the cluster consumer positions are stamped with. */

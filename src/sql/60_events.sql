@@ -54,9 +54,13 @@ CREATE TABLE order_system.consumer (
 	-- outbox_id_seq's last value when last_snapshot (batch_snapshot) was
 	-- cut: every event visible in it has an id no greater
 	last_mark bigint NOT NULL,
-	batch_mark bigint
+	batch_mark bigint,
+	-- the role that registered it: only its members (and operators) read,
+	-- acknowledge, replay or forget it
+	owner regrole
 );
 COMMENT ON TABLE order_system.consumer IS 'Outbox consumers and their acknowledged positions (transaction snapshots, stamped with the cluster they were cut in).';
+COMMENT ON COLUMN order_system.consumer.owner IS 'The role that registered the consumer: only its members, order_system_admin and superusers may use it; NULL (registered before 0.8.0): any role allowed to call the consumer functions.';
 SELECT pg_catalog.pg_extension_config_dump('order_system.consumer', '');
 
 CREATE TYPE order_system.batch_event AS (
@@ -73,6 +77,24 @@ CREATE TYPE order_system.batch_event AS (
 COMMENT ON TYPE order_system.batch_event IS 'One event of a consumer''s batch, as next_batch returns it.';
 
 ---------------------------------------------------------------- internals
+
+-- The role the session acts as (SET ROLE included), outside every SECURITY
+-- DEFINER function: the role a consumer is registered to.
+CREATE OR REPLACE FUNCTION order_system_internal.caller_role()
+RETURNS regrole
+AS 'MODULE_PATHNAME', 'os_caller_role'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION order_system_internal.caller_role()
+	IS 'The role the session acts as (SET ROLE included), whatever SECURITY DEFINER function asks.';
+
+-- Refuse (42501) a caller that may not use consumer name, owned by owner:
+-- the rule next_batch and ack_batch apply in C (src/api/consumers.c).
+CREATE OR REPLACE FUNCTION order_system_internal.require_consumer_owner(name text, owner regrole)
+RETURNS void
+AS 'MODULE_PATHNAME', 'os_require_consumer_owner'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION order_system_internal.require_consumer_owner(text, regrole)
+	IS 'Raise 42501 unless the calling role is a member of the consumer''s owner (NULL: anyone), of order_system_admin, or a superuser.';
 
 -- The snapshot a consumer position is cut at: the current one, but with the
 -- caller's own transaction counted as still running, so that events it
@@ -196,29 +218,55 @@ BEGIN
 		RAISE EXCEPTION 'consumer name "%" must be 1 to 63 lower-case letters, digits, _ . -',
 			left(name, 100) USING ERRCODE = '22023';
 	END IF;
-	INSERT INTO order_system.consumer (name, last_snapshot, system_identifier, last_mark)
+	INSERT INTO order_system.consumer (name, last_snapshot, system_identifier, last_mark, owner)
 	VALUES (register_consumer.name,
 			CASE WHEN from_start THEN '1:1:'::pg_snapshot ELSE order_system_internal.cut_snapshot() END,
-			order_system_internal.system_identifier(), order_system_internal.outbox_mark())
+			order_system_internal.system_identifier(), order_system_internal.outbox_mark(),
+			order_system_internal.caller_role())
 	ON CONFLICT ON CONSTRAINT consumer_pkey DO NOTHING;
 	RETURN FOUND;
 END
 $$;
 COMMENT ON FUNCTION order_system.register_consumer(text, boolean)
-	IS 'Register an outbox consumer positioned now (or before every retained event); true if it was new.';
+	IS 'Register an outbox consumer positioned now (or before every retained event), owned by the calling role; true if it was new.';
 
 CREATE OR REPLACE FUNCTION order_system.unregister_consumer(name text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	o regrole;
 BEGIN
 	PERFORM order_system_internal.require_arg(name, 'name');
+	SELECT c.owner INTO o FROM order_system.consumer c WHERE c.name = unregister_consumer.name FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	PERFORM order_system_internal.require_consumer_owner(name, o);
 	DELETE FROM order_system.consumer c WHERE c.name = unregister_consumer.name;
-	RETURN FOUND;
+	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION order_system.unregister_consumer(text)
-	IS 'Forget a consumer, so pruning no longer waits for it; true if it existed.';
+	IS 'Forget a consumer, so pruning no longer waits for it; true if it existed.  42501 for a role that may not use it.';
+
+-- set_consumer_owner(name, owner): hand a consumer (one registered before
+-- owners were recorded, or a service's that moved to another role) to
+-- owner, keeping its position.  Operators only (90_privileges.sql).
+CREATE OR REPLACE FUNCTION order_system.set_consumer_owner(name text, owner regrole)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM order_system_internal.require_arg(name, 'name');
+	PERFORM order_system_internal.require_arg(owner, 'owner');
+	UPDATE order_system.consumer c SET owner = set_consumer_owner.owner
+	 WHERE c.name = set_consumer_owner.name;
+	RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION order_system.set_consumer_owner(text, regrole)
+	IS 'Hand a consumer, with its position, to another role; true if it exists.';
 
 -- next_batch(consumer, acked_batch): acknowledge acked_batch, then the open
 -- batch again if it was not acknowledged, else a new batch cut at the
@@ -250,11 +298,13 @@ AS $$
 DECLARE
 	x xid8;
 	cur pg_snapshot;
+	c order_system.consumer;
 BEGIN
 	PERFORM order_system_internal.require_arg(after_event_id, 'after_event_id');
 	-- a position from another cluster is re-based before it is rewound
 	PERFORM order_system_internal.rebase_positions();
-	PERFORM order_system_internal.lock_consumer(consumer);
+	c := order_system_internal.lock_consumer(consumer);
+	PERFORM order_system_internal.require_consumer_owner(consumer, c.owner);
 	cur := order_system_internal.cut_snapshot();
 	SELECT min(e.tx_id) INTO x FROM order_system.outbox e WHERE e.id > after_event_id;
 	IF x IS NOT NULL AND x < pg_snapshot_xmax(cur) THEN
@@ -273,7 +323,7 @@ COMMENT ON FUNCTION order_system.replay_consumer(text, bigint)
 -- Consumers and how many events each has yet to acknowledge.
 CREATE OR REPLACE FUNCTION order_system.consumer_status()
 RETURNS TABLE (name text, batch_id bigint, batch_open boolean, pending_events bigint,
-			   acked_at timestamptz)
+			   acked_at timestamptz, owner regrole)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT c.name, c.batch_id, c.batch_snapshot IS NOT NULL,
@@ -281,11 +331,11 @@ BEGIN ATOMIC
 			  FROM order_system_internal.pending_events(c.last_snapshot, c.last_mark,
 						order_system_internal.position_trusted(c.system_identifier, c.last_snapshot,
 															   c.batch_snapshot, pg_current_snapshot()))),
-		   c.acked_at
+		   c.acked_at, c.owner
 	  FROM order_system.consumer c ORDER BY c.name;
 END;
 COMMENT ON FUNCTION order_system.consumer_status()
-	IS 'Every consumer, whether a batch is open, and how many committed events it has yet to acknowledge.';
+	IS 'Every consumer, whether a batch is open, how many committed events it has yet to acknowledge, and the role it belongs to (NULL: any).';
 
 -- The prune rule, in one place for prune_outbox() and the notifier: delete
 -- the events every registered consumer has acknowledged (tx_id below the

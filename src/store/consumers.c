@@ -9,7 +9,7 @@
 
 static os_stmt lock_consumer = OS_STMT(
 									   "SELECT last_snapshot, batch_snapshot, batch_id, system_identifier, last_mark,"
-									   " batch_mark FROM order_system.consumer WHERE name = $1 FOR UPDATE",
+									   " batch_mark, owner FROM order_system.consumer WHERE name = $1 FOR UPDATE",
 									   1, TEXTOID);
 
 /*
@@ -52,7 +52,7 @@ static os_stmt rebase_positions = OS_STMT(
 enum
 {
 	CONSUMER_LAST_SNAPSHOT = 1, CONSUMER_BATCH_SNAPSHOT, CONSUMER_BATCH_ID,
-	CONSUMER_SYSTEM_IDENTIFIER, CONSUMER_LAST_MARK, CONSUMER_BATCH_MARK
+	CONSUMER_SYSTEM_IDENTIFIER, CONSUMER_LAST_MARK, CONSUMER_BATCH_MARK, CONSUMER_OWNER
 };
 
 bool
@@ -73,6 +73,9 @@ os_store_lock_consumer(text *name, os_consumer_row *c)
 	c->batch_mark = DatumGetInt64(os_getattr(0, CONSUMER_BATCH_MARK, &isnull));
 	if (isnull)
 		c->batch_mark = 0;
+	c->owner = DatumGetObjectId(os_getattr(0, CONSUMER_OWNER, &isnull));
+	if (isnull)
+		c->owner = InvalidOid;
 	return true;
 }
 

@@ -229,8 +229,9 @@ extern int	os_store_lock_expired_orders(int max_orders, int64 **order_ids);
 
 /*
  * A consumer's position (pg_snapshot datums) and its open batch, the
- * cluster they were cut in, and their outbox id marks (OS_MARK_NOW: the
- * snapshot was cut just now, write the sequence's current value).
+ * cluster they were cut in, their outbox id marks (OS_MARK_NOW: the
+ * snapshot was cut just now, write the sequence's current value), and the
+ * role it belongs to.
  */
 typedef struct os_consumer_row
 {
@@ -240,11 +241,15 @@ typedef struct os_consumer_row
 	int64		system_identifier;
 	int64		last_mark;
 	int64		batch_mark;
+	Oid			owner;			/* InvalidOid: none recorded, any caller */
 } os_consumer_row;
 
 #define OS_MARK_NOW (-1)
 
-/* Lock a consumer's row (FOR UPDATE); false when it is not registered. */
+/*
+ * Lock a consumer's row (FOR UPDATE), its owner read in the same
+ * statement; false when it is not registered.
+ */
 extern bool os_store_lock_consumer(text *name, os_consumer_row *c);
 
 /* Write the consumer's row back; acked: stamp acked_at. */

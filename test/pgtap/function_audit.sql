@@ -63,6 +63,7 @@ INSERT INTO allowed VALUES
 	('order_system.register_consumer(text,boolean)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
 	('order_system.register_payment_method(text,regprocedure,text)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.replay_consumer(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
+	('order_system.set_consumer_owner(text,regrole)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.restock(bigint,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.set_flash_sale(bigint,integer)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.set_member_login(regrole,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
@@ -72,6 +73,7 @@ INSERT INTO allowed VALUES
 	('order_system.virtual_account_valid(text)', false, '', 'admin app member'),
 	-- the internals: no role but the owner executes them (nor uses their schema)
 	('order_system_internal.bucket_adds_up(order_system.stock_bucket)', false, '', ''),
+	('order_system_internal.caller_role()', false, '', ''),
 	('order_system_internal.check_member_login(regrole)', false, 'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.cut_snapshot()', false, '', ''),
 	('order_system_internal.system_identifier()', false, '', ''),
@@ -92,6 +94,7 @@ INSERT INTO allowed VALUES
 	('order_system_internal.raise_unknown_consumer(text)', false, 'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.refuse_delete()', false, 'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.require_arg(anyelement,text)', false, 'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.require_consumer_owner(text,regrole)', false, '', ''),
 	('order_system_internal.stock_adds_up(order_system.product)', false, '', '');
 
 CREATE TEMP TABLE actual AS

@@ -35,9 +35,11 @@ SELECT order_id AS o_bank, payment_reference AS va FROM order_system.place_order
 SELECT order_id AS o_paid FROM order_system.place_order(:m,
 	format('[{"product_id": %s, "quantity": 1}]', :p)::jsonb, 'points') \gset
 -- A consumer with an open batch (next_batch cannot open one inside this
--- transaction: it never sees its own events).
+-- transaction: it never sees its own events), owned by the gateway role so
+-- that the calls as that role reach the consumer itself.
 SELECT order_system.register_consumer('matrix', true);
-UPDATE order_system.consumer SET batch_id = 1, batch_snapshot = pg_current_snapshot()
+UPDATE order_system.consumer SET batch_id = 1, batch_snapshot = pg_current_snapshot(),
+	   owner = 'order_system_gateway'
  WHERE name = 'matrix';
 -- A login role set_member_login can link (roles are cluster-wide: this one
 -- goes with the transaction).

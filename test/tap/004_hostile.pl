@@ -64,6 +64,7 @@ $node->safe_psql('postgres', q{
 	GRANT order_system_gateway TO shopper;
 	SELECT order_system.create_product('H-1', 'hostile', 100, 'KRW', 10);
 	SELECT order_system.create_member('Shopper', 'shop@example.com', 1000);
+	SET ROLE shopper;  -- the consumer is the shopper's, who reads it below
 	SELECT order_system.register_consumer('hostile');
 });
 my $calls = q{

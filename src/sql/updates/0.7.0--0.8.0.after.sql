@@ -52,3 +52,16 @@ REVOKE ALL ON FUNCTION
 	order_system.rebase_consumers()
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION order_system.rebase_consumers() TO order_system_admin;
+
+-- consumer owners (60_events.sql): consumer_status() was dropped for its
+-- new result and gets its grants back; the owner check is the owner's,
+-- handing a consumer over the operators'
+REVOKE ALL ON FUNCTION
+	order_system_internal.caller_role(),
+	order_system_internal.require_consumer_owner(text, regrole),
+	order_system.consumer_status(),
+	order_system.set_consumer_owner(text, regrole)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_system.consumer_status()
+TO order_system_gateway, order_system_admin, order_system_monitor;
+GRANT EXECUTE ON FUNCTION order_system.set_consumer_owner(text, regrole) TO order_system_admin;

@@ -65,6 +65,15 @@ ALTER TABLE order_system.consumer
 	ALTER COLUMN last_mark SET NOT NULL;
 COMMENT ON TABLE order_system.consumer IS 'Outbox consumers and their acknowledged positions (transaction snapshots, stamped with the cluster they were cut in).';
 
+-- A consumer belongs to the role that registered it (60_events.sql).
+-- Consumers registered before 0.8.0 keep owner NULL: any role allowed to
+-- call the consumer functions may still use them, as before, until an
+-- operator hands them over (set_consumer_owner) or they are registered
+-- again.  consumer_status() shows the owner: its result changes.
+ALTER TABLE order_system.consumer ADD COLUMN owner regrole;
+COMMENT ON COLUMN order_system.consumer.owner IS 'The role that registered the consumer: only its members, order_system_admin and superusers may use it; NULL (registered before 0.8.0): any role allowed to call the consumer functions.';
+DROP FUNCTION order_system.consumer_status();
+
 -- Events carry the trace context of the transaction that wrote them
 -- (order_system.traceparent), and next_batch returns it.  batch_event is
 -- only next_batch's result type: an attribute added at its end changes
