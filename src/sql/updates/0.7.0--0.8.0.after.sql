@@ -52,3 +52,10 @@ REVOKE ALL ON FUNCTION
 	order_system.rebase_consumers()
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION order_system.rebase_consumers() TO order_system_admin;
+
+-- payment_method.handler's CHECK rule (30_payments.sql), now that its
+-- function exists (the owner's alone); every row was written from a
+-- regprocedure, so it holds.
+REVOKE ALL ON FUNCTION order_system_internal.payment_handler_valid(text) FROM PUBLIC;
+ALTER TABLE order_system.payment_method
+	ADD CONSTRAINT payment_method_handler_valid CHECK (order_system_internal.payment_handler_valid(handler));
