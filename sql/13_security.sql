@@ -99,6 +99,10 @@ SELECT args, pg_temp.fire(args) AS result FROM (VALUES
 	($$'type=product.'$$),
 	($$'type=PAYMENT.Requested'$$),
 	($$'aggregate=payment'$$),
+	($$'aggregate=ORDER', 'type=shop'$$),
+	($$'aggregate=Member', 'type=shop'$$),
+	($$'aggregate=order ', 'type=shop'$$),
+	($$'aggregate=thing', 'type= payment'$$),
 	($$'aggregate=thing', 'type=payments.requested'$$),
 	($$'aggregate=thing', 'type=orders'$$),
 	($$'aggregate=thing', 'type=shop.payment'$$)) t(args);

@@ -179,13 +179,21 @@ static void
 check_name(const char *fn, const char *option, const char *value,
 		   const char *const *reserved)
 {
-	if (strlen(value) > NAMEDATALEN - 1)
+	size_t		len = strlen(value);
+
+	if (len > NAMEDATALEN - 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: %s \"%s\" is longer than %d bytes", fn, option, value,
 						NAMEDATALEN - 1)));
+	/* " order" would pass for "order" with a consumer that trims */
+	if (len > 0 && (isspace((unsigned char) value[0]) || isspace((unsigned char) value[len - 1])))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s \"%s\" begins or ends with white space", fn, option, value)));
+	/* compared without regard to case, as the type namespaces are */
 	for (int i = 0; reserved[i] != NULL; i++)
-		if (strcmp(value, reserved[i]) == 0)
+		if (pg_strcasecmp(value, reserved[i]) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s: %s \"%s\" is reserved for order_system's own events",

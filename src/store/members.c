@@ -176,7 +176,7 @@ os_points_apply(int64 member_id, int64 order_id, const char *kind,
 	values[0] = Int64GetDatum(member_id);
 	values[1] = Int64GetDatum(delta);
 	values[2] = Int64GetDatum(OS_MAX_POINTS);
-	if (os_exec(capped ? &apply_points_capped : &apply_points, values, NULL, 1) == 0)
+	if (os_exec(capped ? &apply_points_capped : &apply_points, values, NULL, 0) == 0)
 	{
 		if (os_exec(&member_balance, values, NULL, 1) == 0)
 			os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", member_id);
