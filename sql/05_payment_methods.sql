@@ -169,26 +169,69 @@ SELECT regress.counts() = :'before' AS nothing_written;
 SELECT order_system.register_payment_method(repeat('h', 63), 'regress.pay_half(bigint,bigint,bigint,text,jsonb)');
 SELECT length(name) FROM order_system.payment_method WHERE name LIKE 'hhh%';
 
--- The signature is checked again at every call: a registry row edited by
--- hand cannot make place_order call a function of another shape.
-BEGIN;
-UPDATE order_system.payment_method SET handler = 'regress.four_args(bigint,bigint,bigint,text)' WHERE name = 'voucher';
-UPDATE order_system.payment_method SET handler = 'order_system.get_order(bigint)' WHERE name = 'card';
+-- The registry keeps a handler by name (pg_upgrade and dump/restore do not
+-- keep function OIDs): the text regprocedure prints with search_path =
+-- pg_catalog.  Its CHECK rule refuses a row edited by hand that names no
+-- function, a function of another shape, or spells one another way.
+SET search_path = regress, public;
+SELECT order_system.register_payment_method('half_again', 'pay_half(int8,int8,int8,text,jsonb)');
+RESET search_path;
+SELECT handler FROM order_system.payment_method WHERE name = 'half_again';
+SELECT regress.counts() AS before \gset
+SELECT handler, regress.try(format('UPDATE order_system.payment_method SET handler = %L WHERE name = %L',
+								   handler, 'voucher')) AS edited
+  FROM (VALUES ('regress.four_args(bigint,bigint,bigint,text)'), ('order_system.get_order(bigint)'),
+			   ('regress.nothing(bigint,bigint,bigint,text,jsonb)'),
+			   ('regress.pay_half(int8,int8,int8,text,jsonb)'), ('REGRESS.pay_half(bigint,bigint,bigint,text,jsonb)'),
+			   ('regress.pay_half(bigint, bigint, bigint, text, jsonb)'), ('pay_half(bigint,bigint,bigint,text,jsonb)'),
+			   ('nosuchschema.f(bigint,bigint,bigint,text,jsonb)')) t(handler);
+-- (Text that does not parse as a signature is refused too: with 22P02 or
+-- 42704 on PostgreSQL 15, whose to_regprocedure raises them, and 23514 on
+-- later versions.)
+SELECT regress.counts() = :'before' AS nothing_written;
+SELECT name, handler FROM order_system.payment_method WHERE name = 'voucher';
+
+-- The signature is checked again at every call: a handler dropped and made
+-- again with another result type cannot make place_order call it.
+CREATE FUNCTION regress.pay_reshaped(order_id bigint, member_id bigint, amount bigint,
+									 currency text, params jsonb)
+RETURNS jsonb LANGUAGE sql RETURN jsonb_build_object('external', amount);
+SELECT order_system.register_payment_method('reshaped', 'regress.pay_reshaped(bigint,bigint,bigint,text,jsonb)');
+SELECT status FROM order_system.place_order(:m, format('[{"product_id": %s, "quantity": 1}]', :a)::jsonb, 'reshaped');
+DROP FUNCTION regress.pay_reshaped(bigint, bigint, bigint, text, jsonb);
+CREATE FUNCTION regress.pay_reshaped(order_id bigint, member_id bigint, amount bigint,
+									 currency text, params jsonb)
+RETURNS json LANGUAGE sql RETURN json_build_object('external', amount);
+SELECT regress.counts() AS before \gset
 SELECT regress.try(format($$SELECT order_id FROM order_system.place_order(%s,
-	'[{"product_id": %s, "quantity": 1}]', 'voucher')$$, :m, :a)) AS edited_voucher;
+	'[{"product_id": %s, "quantity": 1}]', 'reshaped')$$, :m, :a)) AS reshaped;
+SELECT regress.counts() = :'before' AS nothing_written;
+
+-- A renamed handler (or schema) no longer answers to the registered name,
+-- in this session too (the resolved names are forgotten on any change to
+-- pg_proc or pg_namespace); the old name brings it back.
+SELECT status FROM order_system.place_order(:m, format('[{"product_id": %s, "quantity": 1}]', :a)::jsonb, 'half_points');
+ALTER FUNCTION regress.pay_half(bigint, bigint, bigint, text, jsonb) RENAME TO pay_half_renamed;
 SELECT regress.try(format($$SELECT order_id FROM order_system.place_order(%s,
-	'[{"product_id": %s, "quantity": 1}]', 'card')$$, :m, :a)) AS edited_card;
-ROLLBACK;
+	'[{"product_id": %s, "quantity": 1}]', 'half_points')$$, :m, :a)) AS renamed_function;
+ALTER FUNCTION regress.pay_half_renamed(bigint, bigint, bigint, text, jsonb) RENAME TO pay_half;
+SELECT status FROM order_system.place_order(:m, format('[{"product_id": %s, "quantity": 1}]', :a)::jsonb, 'half_points');
+ALTER SCHEMA regress RENAME TO regress_renamed;
+SELECT regress_renamed.try(format($$SELECT order_id FROM order_system.place_order(%s,
+	'[{"product_id": %s, "quantity": 1}]', 'half_points')$$, :m, :a)) AS renamed_schema;
+ALTER SCHEMA regress_renamed RENAME TO regress;
+SELECT status FROM order_system.place_order(:m, format('[{"product_id": %s, "quantity": 1}]', :a)::jsonb, 'half_points');
+
 -- Nothing stops dropping a registered handler; its method then refuses
--- orders as an unknown method would (the message names the missing oid).
+-- orders as an unknown method would, naming the missing handler.
 CREATE FUNCTION regress.pay_gone(order_id bigint, member_id bigint, amount bigint,
 								 currency text, params jsonb)
 RETURNS jsonb LANGUAGE sql RETURN jsonb_build_object('external', amount);
 SELECT order_system.register_payment_method('gone', 'regress.pay_gone(bigint,bigint,bigint,text,jsonb)');
 DROP FUNCTION regress.pay_gone(bigint, bigint, bigint, text, jsonb);
 SELECT regress.counts() AS before \gset
-SELECT left(regress.try(format($$SELECT order_id FROM order_system.place_order(%s,
-	'[{"product_id": %s, "quantity": 1}]', 'gone')$$, :m, :a)), 5) AS dropped_handler;
+SELECT regress.try(format($$SELECT order_id FROM order_system.place_order(%s,
+	'[{"product_id": %s, "quantity": 1}]', 'gone')$$, :m, :a)) AS dropped_handler;
 SELECT regress.counts() = :'before' AS nothing_written;
 
 -- Only a handler's owner (or a superuser) may register it: an operator role

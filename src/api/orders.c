@@ -200,15 +200,20 @@ check_member_and_method(const place_request *req)
 {
 	bool		active;
 	Oid			handler;
+	char	   *handler_text;
 	bool		enabled;
 
 	if (!os_store_member_active(req->member_id, &active))
 		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", req->member_id);
 	if (!active)
 		os_error(OS_ERR_MEMBER_INACTIVE, "member " INT64_FORMAT " is not active", req->member_id);
-	if (!os_store_payment_method(req->method, &handler, &enabled) || !enabled)
+	if (!os_store_payment_method(req->method, &handler, &handler_text, &enabled) || !enabled)
 		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD,
 				 "payment method \"%s\" is unknown or disabled", req->method);
+	if (!OidIsValid(handler))
+		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD,
+				 "payment method \"%s\" is unknown or disabled: its handler %s does not exist",
+				 req->method, handler_text);
 	return handler;
 }
 

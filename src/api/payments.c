@@ -165,24 +165,36 @@ run_builtin(const char *handler, const os_payment_request *req,
  * every call as well as at registration, so that a registry row written by
  * hand can never make us call a function with the wrong arguments.
  */
-static Oid
-handler_owner(Oid handler)
+static bool
+handler_shape_ok(Oid handler, bool *exists, Oid *owner)
 {
 	HeapTuple	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
 	Form_pg_proc p;
 	bool		ok;
-	Oid			owner;
 
-	if (!HeapTupleIsValid(tp))
-		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD, "payment handler %u does not exist", handler);
+	*exists = HeapTupleIsValid(tp);
+	if (!*exists)
+		return false;
 	p = (Form_pg_proc) GETSTRUCT(tp);
 	ok = p->prokind == PROKIND_FUNCTION && !p->proretset &&
 		p->prorettype == JSONBOID && p->pronargs == 5 &&
 		p->proargtypes.values[0] == INT8OID && p->proargtypes.values[1] == INT8OID &&
 		p->proargtypes.values[2] == INT8OID && p->proargtypes.values[3] == TEXTOID &&
 		p->proargtypes.values[4] == JSONBOID;
-	owner = p->proowner;
+	*owner = p->proowner;
 	ReleaseSysCache(tp);
+	return ok;
+}
+
+static Oid
+handler_owner(Oid handler)
+{
+	bool		exists;
+	Oid			owner;
+	bool		ok = handler_shape_ok(handler, &exists, &owner);
+
+	if (!exists)
+		os_error(OS_ERR_UNKNOWN_PAYMENT_METHOD, "payment handler %u does not exist", handler);
 	if (!ok)
 		os_error(OS_ERR_INVALID_PARAMETER,
 				 "payment handler %s must be a function (bigint, bigint, bigint, text, jsonb) returning jsonb",
@@ -335,9 +347,28 @@ OS_FUNCTION(os_register_payment_method)
 				 "payment method name \"%s\" must be lower-case letters, digits and _", name);
 	check_handler(PG_GETARG_OID(1));
 	os_store_open();
+	/* stored by name, as payment_handler_valid requires */
 	os_store_insert_payment_method(name, PG_GETARG_OID(1), description);
 	os_store_close();
 	PG_RETURN_VOID();
+}
+
+/*
+ * payment_handler_valid(handler text): the registry's CHECK rule.  The text
+ * must name an existing function of the handler's shape, spelled exactly as
+ * regprocedure prints it with search_path = pg_catalog, so that every
+ * session resolves it to the same function and the per-backend cache of the
+ * order path (src/store/payments.c) has one key per function.
+ */
+OS_FUNCTION(os_payment_handler_valid)
+{
+	char	   *handler = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			oid = os_store_payment_handler_oid(handler);
+	bool		exists;
+	Oid			owner;
+
+	PG_RETURN_BOOL(OidIsValid(oid) && handler_shape_ok(oid, &exists, &owner) &&
+				   strcmp(os_store_payment_handler_text(oid), handler) == 0);
 }
 
 /* set_payment_method_enabled(name, enabled) -> enabled */

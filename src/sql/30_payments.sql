@@ -2,12 +2,13 @@
 
 CREATE TABLE order_system.payment_method (
 	name text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
-	handler regprocedure NOT NULL,
+	handler text NOT NULL,
 	enabled boolean NOT NULL DEFAULT true,
 	builtin boolean NOT NULL DEFAULT false,
 	description order_system.note_text
 );
 COMMENT ON TABLE order_system.payment_method IS 'Payment strategy registry: method name -> handler function.';
+COMMENT ON COLUMN order_system.payment_method.handler IS 'The handler function''s signature as regprocedure prints it with search_path = pg_catalog: kept by name, so it survives pg_upgrade and dump/restore.';
 -- pg_dump keeps the methods users registered; the built-in ones come back
 -- with the extension.
 SELECT pg_catalog.pg_extension_config_dump('order_system.payment_method', 'WHERE NOT builtin');
@@ -105,6 +106,15 @@ AS 'MODULE_PATHNAME', 'os_virtual_account_valid_sql'
 LANGUAGE C IMMUTABLE STRICT;
 COMMENT ON FUNCTION order_system.virtual_account_valid(text)
 	IS 'Whether a bank-transfer reference has the virtual account form and a valid Luhn digit.';
+
+CREATE OR REPLACE FUNCTION order_system_internal.payment_handler_valid(handler text)
+RETURNS boolean LANGUAGE c STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'os_payment_handler_valid';
+COMMENT ON FUNCTION order_system_internal.payment_handler_valid(text)
+	IS 'CHECK rule payment_method_handler_valid: the text names an existing function (bigint, bigint, bigint, text, jsonb) returning jsonb, spelled as regprocedure prints it with search_path = pg_catalog.';
+
+ALTER TABLE order_system.payment_method
+	ADD CONSTRAINT payment_method_handler_valid CHECK (order_system_internal.payment_handler_valid(handler));
 
 INSERT INTO order_system.payment_method (name, handler, builtin, description) VALUES
 	('points', 'order_system.pay_points(bigint,bigint,bigint,text,jsonb)', true,

@@ -154,7 +154,7 @@ static const column_spec member_columns[] = {
 	CHANGED("rate_tokens", FLOAT8OID), CHANGED("rate_at", TIMESTAMPTZOID), COL("active", BOOLOID)
 };
 static const column_spec payment_method_columns[] = {
-	COL("handler", REGPROCEDUREOID), COL("enabled", BOOLOID)
+	COL("handler", TEXTOID), COL("enabled", BOOLOID)
 };
 
 #define TABLE(name, cols, acl) TABLE_KEY(name, cols, acl, "id", INT8OID)

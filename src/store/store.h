@@ -281,8 +281,16 @@ extern bool os_store_prune_outbox_as_owner(void);
 
 /* ------------------------------------------------------- payment methods */
 
-/* false when there is no such method. */
-extern bool os_store_payment_method(const char *name, Oid *handler, bool *enabled);
+/*
+ * false when there is no such method.  *handler is the function the method's
+ * handler text names (cached per backend), InvalidOid when it names none.
+ */
+extern bool os_store_payment_method(const char *name, Oid *handler,
+									char **handler_text, bool *enabled);
+
+/* A handler text's function (InvalidOid: none), and a function's text. */
+extern Oid	os_store_payment_handler_oid(const char *handler);
+extern char *os_store_payment_handler_text(Oid handler);
 extern void os_store_insert_payment_method(const char *name, Oid handler,
 										   const char *description);
 extern bool os_store_set_payment_method_enabled(const char *name, bool enabled);

@@ -91,6 +91,7 @@ INSERT INTO allowed VALUES
 	('order_system_internal.metrics_since()', false, '', ''),
 	('order_system_internal.orders_status_guard()', false, '', ''),
 	('order_system_internal.payment_adds_up(order_system.payment)', false, '', ''),
+	('order_system_internal.payment_handler_valid(text)', false, '', ''),
 	('order_system_internal.raise_unknown_consumer(text)', false, 'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.refuse_delete()', false, 'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.require_arg(anyelement,text)', false, 'search_path=pg_catalog, pg_temp', ''),

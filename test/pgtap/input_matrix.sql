@@ -185,6 +185,7 @@ INSERT INTO expect VALUES
 	('place_order_trigger', '39P01', '39P01', '{}', 'trigger function called directly'),
 	('refuse_delete', '0A000', '0A000', '{}', 'PL/pgSQL trigger function called directly'),
 	('register_payment_method', '00000', NULL, '{42501}', 'only the handler''s owner may register it'),
+	('payment_handler_valid', '00000', NULL, '{22P02,42704}', 'a handler text that does not parse is refused as regprocedure input refuses it'),
 	('metrics_reset', '55000', '55000', '{}', 'the counters are off: the server does not preload order_system');
 
 ---------------------------------------------------------------- the calls

@@ -8,7 +8,7 @@
 -- payments; last, nobody can make place_order call a handler of the wrong
 -- shape, or register a function they do not own.
 BEGIN;
-SELECT plan(25);
+SELECT plan(27);
 
 ---------------------------------------------------------------- PUBLIC
 
@@ -126,10 +126,17 @@ SELECT throws_ok($$SELECT order_system.register_payment_method('wrong_shape', 'p
 RESET ROLE;
 SELECT throws_ok($$SELECT order_system.register_payment_method('wrong_shape', 'pg_catalog.int8abs(bigint)')$$,
 	'22023', NULL, 'a superuser cannot register a function of the wrong shape');
-UPDATE order_system.payment_method SET handler = 'pg_catalog.int8abs(bigint)' WHERE name = 'card';
-SELECT throws_ok(format($$SELECT * FROM order_system.place_order(%s, '[{"product_id": %s, "quantity": 1}]', 'card')$$,
+SELECT throws_ok($$UPDATE order_system.payment_method SET handler = 'int8abs(bigint)' WHERE name = 'card'$$,
+	'23514', NULL, 'the registry refuses a row naming a function of the wrong shape, even from a superuser');
+-- A registered handler made again with another result type.
+SELECT lives_ok($$SELECT order_system.register_payment_method('reshaped',
+				  'pg_temp.pay_nothing(bigint,bigint,bigint,text,jsonb)')$$, 'a superuser registers its own handler');
+DROP FUNCTION pg_temp.pay_nothing(bigint, bigint, bigint, text, jsonb);
+CREATE FUNCTION pg_temp.pay_nothing(bigint, bigint, bigint, text, jsonb) RETURNS json
+	LANGUAGE sql RETURN json_build_object('external', $3);
+SELECT throws_ok(format($$SELECT * FROM order_system.place_order(%s, '[{"product_id": %s, "quantity": 1}]', 'reshaped')$$,
 				 :member_id, :product_id),
-	'22023', NULL, 'a registry row of the wrong shape makes place_order fail, not crash');
+	'22023', NULL, 'a handler of the wrong shape makes place_order fail, not crash');
 
 SELECT * FROM finish();
 ROLLBACK;

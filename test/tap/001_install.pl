@@ -285,6 +285,47 @@ is($node->safe_psql('from070', q{
 	'member.created,product.created,order.placed,payment.requested',
 	'and is delivered what the API does after the update');
 
+# Registered handlers travel from 0.7.0 by name (payment_method.handler
+# becomes text): one in a schema off the search path, with a name that
+# needs quoting, comes out as regprocedure prints it with search_path =
+# pg_catalog and still takes orders; one dropped since it was registered
+# stops the update until it is pointed at an existing function.
+$node->safe_psql('postgres', 'CREATE DATABASE handlers');
+$node->safe_psql('handlers', q{
+	CREATE EXTENSION order_system VERSION '0.7.0';
+	CREATE SCHEMA "Shop";
+	CREATE FUNCTION "Shop"."pay later"(bigint, bigint, bigint, text, jsonb) RETURNS jsonb
+		LANGUAGE sql RETURN jsonb_build_object('external', $3);
+	CREATE FUNCTION public.pay_gone(bigint, bigint, bigint, text, jsonb) RETURNS jsonb
+		LANGUAGE sql RETURN jsonb_build_object('external', $3);
+	INSERT INTO order_system.payment_method (name, handler) VALUES
+		('later', '"Shop"."pay later"(bigint,bigint,bigint,text,jsonb)'),
+		('gone', 'public.pay_gone(bigint,bigint,bigint,text,jsonb)');
+	DROP FUNCTION public.pay_gone(bigint, bigint, bigint, text, jsonb);
+});
+($rc, $out, $err) = $node->psql('handlers', 'ALTER EXTENSION order_system UPDATE');
+isnt($rc, 0, 'ALTER EXTENSION UPDATE refuses a payment method whose handler was dropped');
+like($err, qr/the handlers of payment methods gone no longer exist/, 'naming the method');
+$node->safe_psql('handlers', q{
+	UPDATE order_system.payment_method SET handler = '"Shop"."pay later"(bigint,bigint,bigint,text,jsonb)'
+	 WHERE name = 'gone';
+	ALTER EXTENSION order_system UPDATE;
+});
+is($node->safe_psql('handlers', q{
+	SELECT string_agg(name || ' ' || handler, ', ' ORDER BY name) FROM order_system.payment_method}),
+	'bank_transfer order_system.pay_bank_transfer(bigint,bigint,bigint,text,jsonb), '
+	  . 'card order_system.pay_card(bigint,bigint,bigint,text,jsonb), '
+	  . 'gone "Shop"."pay later"(bigint,bigint,bigint,text,jsonb), '
+	  . 'later "Shop"."pay later"(bigint,bigint,bigint,text,jsonb), '
+	  . 'points order_system.pay_points(bigint,bigint,bigint,text,jsonb), '
+	  . 'points_card order_system.pay_points_card(bigint,bigint,bigint,text,jsonb)',
+	'then every handler is kept by its qualified name');
+is($node->safe_psql('handlers', q{
+	SELECT order_system.create_member('Later') \g /dev/null
+	SELECT order_system.create_product('L-1', 'Later', 100, 'KRW', 5) \g /dev/null
+	SELECT status FROM order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'later')}),
+	'pending_payment', 'and a registered handler takes orders after the update');
+
 # The update replaces functions with CREATE OR REPLACE, which PostgreSQL
 # refuses for a function that is not the extension's own: one taken out of
 # the extension (or made by someone else in its place) stops the update

@@ -29,6 +29,15 @@ my %settings = ('order_system.order_rate_limit' => 0, 'order_system.prune_interv
 ############################################################ the source
 my $source = order_system_node('source', settings => \%settings);
 prepare_moving_shop($source, xids => 1500);
+# A registered method: the dump keeps its handler by name, the restore
+# finds the function made again under another OID.
+$source->safe_psql('postgres', q{
+	CREATE SCHEMA "Shop";
+	CREATE FUNCTION "Shop"."pay later"(bigint, bigint, bigint, text, jsonb) RETURNS jsonb
+		LANGUAGE sql RETURN jsonb_build_object('external', $3);
+	SELECT order_system.register_payment_method('later', '"Shop"."pay later"(bigint,bigint,bigint,text,jsonb)');
+});
+my $later_order = q{SELECT status FROM order_system.place_order(1, '[{"product_id": 1, "quantity": 1}]', 'later')};
 my $pending = $source->safe_psql('postgres', 'SELECT count(*) FROM allowed_twice');
 note("events pending for some consumer at the dump: $pending");
 my $source_xmax = $source->safe_psql('postgres',
@@ -54,6 +63,8 @@ $target->psql('postgres', undef, extra_params => [ '-X', '-q', '-f', $globals ])
 my $listener = listener_start($target, 'target', 'alpha', 'beta');
 $target->command_ok([ 'pg_restore', '-d', $target->connstr('postgres'), "$tmp/shop.custom" ], '(a) pg_restore');
 ok(caught_up($target), '(a) the listener delivers what was pending at the dump');
+is($target->safe_psql('postgres', $later_order), 'pending_payment',
+	'(a) the registered method takes orders after the restore');
 place_orders($target, 30);
 ok(caught_up($target), '(a) and the orders placed after the restore');
 # a prune or more with every consumer caught up
@@ -70,6 +81,8 @@ ok(notifier_up($plain), '(b) the notifier runs');
 $plain->psql('postgres', undef, extra_params => [ '-X', '-q', '-f', $globals ]);
 $plain->command_ok([ 'psql', '-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-f', "$tmp/shop.sql",
 	'-d', $plain->connstr('postgres') ], '(b) the plain dump restores in one transaction');
+is($plain->safe_psql('postgres', $later_order), 'pending_payment',
+	'(b) the registered method takes orders after the restore');
 is($plain->safe_psql('postgres', q{SELECT string_agg(invariant || ' ' || subject, ',' ORDER BY subject)
 	FROM order_system.check_invariants()}),
 	'consumer_position_valid consumer alpha,consumer_position_valid consumer beta',

@@ -65,3 +65,10 @@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION order_system.consumer_status()
 TO order_system_gateway, order_system_admin, order_system_monitor;
 GRANT EXECUTE ON FUNCTION order_system.set_consumer_owner(text, regrole) TO order_system_admin;
+
+-- payment_method.handler's CHECK rule (30_payments.sql), now that its
+-- function exists (the owner's alone); every row was written from a
+-- regprocedure, so it holds.
+REVOKE ALL ON FUNCTION order_system_internal.payment_handler_valid(text) FROM PUBLIC;
+ALTER TABLE order_system.payment_method
+	ADD CONSTRAINT payment_method_handler_valid CHECK (order_system_internal.payment_handler_valid(handler));

@@ -92,3 +92,29 @@ BEGIN
 END
 $roles$;
 GRANT USAGE ON SCHEMA order_system TO order_system_monitor;
+
+-- payment_method.handler keeps the handler by name instead of by OID
+-- (pg_upgrade refuses regprocedure columns): the text regprocedure prints
+-- with search_path = pg_catalog, which resolves the same way in any
+-- session.  Its CHECK rule comes with its function
+-- (0.7.0--0.8.0.after.sql).  A handler dropped since it was registered
+-- has no name left to keep.
+DO $handler$
+DECLARE
+	saved text := pg_catalog.current_setting('search_path');
+	gone text;
+BEGIN
+	SELECT pg_catalog.string_agg(m.name, ', ' ORDER BY m.name) INTO gone
+	  FROM order_system.payment_method m
+	 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) m.handler::pg_catalog.oid);
+	IF gone IS NOT NULL THEN
+		RAISE EXCEPTION 'the handlers of payment methods % no longer exist', gone
+			USING ERRCODE = 'OS008',
+			HINT = 'Point each at an existing handler (UPDATE order_system.payment_method SET handler = ...) and update again.';
+	END IF;
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog', true);
+	ALTER TABLE order_system.payment_method ALTER COLUMN handler TYPE text USING handler::text;
+	PERFORM pg_catalog.set_config('search_path', saved, true);
+END
+$handler$;
+COMMENT ON COLUMN order_system.payment_method.handler IS 'The handler function''s signature as regprocedure prints it with search_path = pg_catalog: kept by name, so it survives pg_upgrade and dump/restore.';
