@@ -239,11 +239,12 @@ SELECT set_eq(format('SELECT * FROM pg_temp.invariants_after(%L)', format(
 		$$SET LOCAL session_replication_role = replica;
 		  DELETE FROM order_system.payment_method WHERE name = 'bank_transfer';
 		  DELETE FROM order_system.orders WHERE id = %s$$, :o_bank)),
-	format('VALUES (%L, %L), (%L, %L), (%L, %L)',
+	format('VALUES (%L, %L), (%L, %L), (%L, %L), (%L, %L)',
+		   'payment_order_exists', 'payment ' || (SELECT id FROM order_system.payment WHERE order_id = :o_bank),
 		   'reference_exists', 'payment ' || (SELECT id FROM order_system.payment WHERE order_id = :o_bank),
-		   'reference_exists', 'order line ' || :o_bank || '/' || :pb,
+		   'order_line_order_exists', 'order line ' || :o_bank || '/' || :pb,
 		   'stock_matches_orders', 'product ' || :pb),
-	'an order and a payment method deleted behind the guards: reference_exists');
+	'an order and a payment method deleted behind the guards: payment_order_exists, order_line_order_exists, reference_exists');
 
 SELECT is_empty('SELECT * FROM order_system.check_invariants()', 'healthy again after every corruption is undone');
 SELECT throws_ok(format($$UPDATE order_system.orders SET status = 'paid' WHERE id = %s$$, :o_split),
