@@ -125,6 +125,7 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM order_system_internal.require_writable('register_consumer');
 	PERFORM order_system_internal.require_arg(name, 'name');
 	PERFORM order_system_internal.require_arg(from_start, 'from_start');
 	IF name !~ '^[a-z][a-z0-9_.-]{0,62}$' THEN
@@ -146,6 +147,7 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM order_system_internal.require_writable('unregister_consumer');
 	PERFORM order_system_internal.require_arg(name, 'name');
 	DELETE FROM order_system.consumer c WHERE c.name = unregister_consumer.name;
 	RETURN FOUND;
@@ -185,6 +187,7 @@ DECLARE
 	x xid8;
 	cur pg_snapshot;
 BEGIN
+	PERFORM order_system_internal.require_writable('replay_consumer');
 	PERFORM order_system_internal.require_arg(after_event_id, 'after_event_id');
 	PERFORM order_system_internal.lock_consumer(consumer);
 	cur := order_system_internal.cut_snapshot();
@@ -226,6 +229,7 @@ DECLARE
 	horizon xid8;
 	n bigint;
 BEGIN
+	PERFORM order_system_internal.require_writable('prune_outbox');
 	IF EXISTS (SELECT FROM order_system.consumer) THEN
 		SELECT min(pg_snapshot_xmin(c.last_snapshot)) INTO horizon FROM order_system.consumer c;
 		DELETE FROM order_system.outbox e WHERE e.tx_id < horizon;
