@@ -41,12 +41,13 @@ CORE_OBJS = src/core/os_errors.o src/core/os_money.o src/core/os_payment.o \
 # The store: the only code that reads or writes the extension's tables.
 STORE_OBJS = src/store/store.o src/store/spi.o src/store/rows.o src/store/events.o \
 	src/store/buckets.o src/store/members.o src/store/products.o src/store/orders.o \
-	src/store/payments.o src/store/consumers.o
+	src/store/payments.o src/store/consumers.o src/store/saga.o \
+	src/store/outbox.o src/store/metrics.o
 # The SQL-callable functions, by area; each enters through os_enter().
-API_OBJS = src/api/access.o src/api/catalog.o src/api/consumers.o src/api/members.o \
-	src/api/orders.o src/api/payments.o src/api/products.o src/api/rules.o \
-	src/api/saga.o src/api/triggers.o
-OBJS = $(CORE_OBJS) $(STORE_OBJS) $(API_OBJS) src/order_system.o src/notifier.o
+API_OBJS = src/api/access.o src/api/catalog.o src/api/consumers.o src/api/errors.o \
+	src/api/members.o src/api/metrics.o src/api/orders.o src/api/payments.o src/api/products.o \
+	src/api/rules.o src/api/saga.o src/api/triggers.o
+OBJS = $(CORE_OBJS) $(STORE_OBJS) $(API_OBJS) src/order_system.o src/notifier.o src/compat.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
 # -Wno-unused-parameter: the server headers (ilist.h, bufpage.h) trip it.
@@ -63,7 +64,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: every object depends on both headers.
-$(OBJS): src/core/os_core.h src/order_system.h src/store/store.h
+$(OBJS): src/core/os_core.h src/order_system.h src/store/store.h src/compat.h
 
 # The install script: a header, then the current schema files in order.
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SRC) Makefile
@@ -78,8 +79,11 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SRC) Makefile
 
 # An update script: a header, the hand-written part, then the current
 # definition of every function and comment (CREATE OR REPLACE FUNCTION,
-# which PostgreSQL refuses for a function that is not the extension's own).
+# which PostgreSQL refuses for a function that is not the extension's own),
+# then the hand-written part that needs those functions (grants on new
+# ones), src/sql/updates/PREV--EXTVERSION.after.sql, if there is one.
 $(EXTENSION)--%--$(EXTVERSION).sql: $(srcdir)/src/sql/updates/%--$(EXTVERSION).sql $(SQL_SRC) \
+		$(wildcard $(srcdir)/src/sql/updates/*--$(EXTVERSION).after.sql) \
 		$(srcdir)/src/sql/definitions.awk Makefile
 	{ printf '%s\n' \
 		'/* $@: generated from src/sql/ by make; edit those files. */' '' \
@@ -89,7 +93,10 @@ $(EXTENSION)--%--$(EXTVERSION).sql: $(srcdir)/src/sql/updates/%--$(EXTVERSION).s
 		'-- src/sql/updates/$*--$(EXTVERSION).sql' ''; \
 	  cat $<; \
 	  printf '\n%s\n\n' '-- the current definitions of every function and comment (src/sql/*.sql)'; \
-	  awk -f $(srcdir)/src/sql/definitions.awk $(SQL_SRC); } > $@.tmp
+	  awk -f $(srcdir)/src/sql/definitions.awk $(SQL_SRC) && \
+	  if [ -f $(srcdir)/src/sql/updates/$*--$(EXTVERSION).after.sql ]; then \
+		printf '%s\n\n' '-- src/sql/updates/$*--$(EXTVERSION).after.sql'; \
+		cat $(srcdir)/src/sql/updates/$*--$(EXTVERSION).after.sql; fi; } > $@.tmp
 	mv $@.tmp $@
 
 # The standalone test of the pure-C core (no server needed).

@@ -38,9 +38,9 @@
 #define BRIEF_COLUMNS \
 "SELECT b.batch_id, b.id, b.event_type, b.aggregate_id," \
 "       CASE WHEN b.event_type OPERATOR(pg_catalog.=) 'payment.requested'" \
-"            THEN b.payload OPERATOR(pg_catalog.->>) 'method' END"
+"            THEN b.payload OPERATOR(pg_catalog.->>) 'method' END, %s"
 #define FULL_COLUMNS \
-"SELECT b.batch_id, b.id, b.event_type, b.aggregate_id, NULL::pg_catalog.text," \
+"SELECT b.batch_id, b.id, b.event_type, b.aggregate_id, NULL::pg_catalog.text, %s," \
 "       b.tx_id, b.aggregate_type, b.payload, pg_catalog.to_json(b.created_at)"
 #define FETCH_SQL(columns) columns \
 "  FROM order_system.next_batch($1) b"
@@ -57,6 +57,10 @@
 "  FROM (SELECT order_system.ack_batch($1, $2) AS acked OFFSET 0) a," \
 "       LATERAL order_system.next_batch(CASE WHEN a.acked IS NOT NULL THEN $1 END) b"
 
+/*
+ * Format strings: %s is the trace context column, b.trace_context from
+ * 0.8.0 on (the last attribute of next_batch's rows), NULL before.
+ */
 static const char *const fetch_sql[2] = {FETCH_SQL(BRIEF_COLUMNS), FETCH_SQL(FULL_COLUMNS)};
 static const char *const ack_fetch_sql[2][2] = {
 	{ACK_THEN_FETCH_SQL(BRIEF_COLUMNS), ACK_THEN_FETCH_SQL(FULL_COLUMNS)},
@@ -70,7 +74,10 @@ static const char *const extension_sql =
 "SELECT e.extversion,"
 "       pg_catalog.to_regprocedure('order_system.next_batch(text)') IS NOT NULL"
 "       OR pg_catalog.to_regprocedure('order_system.next_batch(text,bigint)') IS NOT NULL,"
-"       pg_catalog.to_regprocedure('order_system.next_batch(text,bigint)') IS NOT NULL"
+"       pg_catalog.to_regprocedure('order_system.next_batch(text,bigint)') IS NOT NULL,"
+"       EXISTS (SELECT FROM pg_catalog.pg_attribute a"
+"                WHERE a.attrelid = pg_catalog.to_regclass('order_system.batch_event')"
+"                  AND a.attname = 'trace_context' AND NOT a.attisdropped)"
 "  FROM pg_catalog.pg_extension e WHERE e.extname = 'order_system'";
 
 /* What a query failure means for the loop. */
@@ -102,6 +109,7 @@ typedef struct loop
 	char		unacked[32];	/* a delivered batch whose ack goes with the
 								 * next fetch; "" if none */
 	bool		acking_fetch;	/* next_batch takes the ack (0.5.0 on) */
+	bool		traced;			/* events carry trace_context (0.8.0 on) */
 } loop;
 
 /* Run one statement with text parameters. */
@@ -227,7 +235,10 @@ check_extension(loop *l)
 		s = STEP_EXIT;
 	}
 	else
+	{
 		l->acking_fetch = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+		l->traced = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	}
 	PQclear(res);
 	return s;
 }
@@ -293,11 +304,15 @@ static step
 prepare_statements(loop *l)
 {
 	const char *const names[3] = {"os_fetch", "os_ack", "os_ack_fetch"};
-	const char *const sqls[3] = {fetch_sql[!l->o->brief], ack_sql,
-	ack_fetch_sql[l->acking_fetch][!l->o->brief]};
+	const char *trace = l->traced ? "b.trace_context" : "NULL::pg_catalog.text";
 	const int	nparams[3] = {1, 2, 2};
 	step		s = STEP_NEXT;
+	char		fetch[1024];
+	char		ack_fetch[1024];
+	const char *const sqls[3] = {fetch, ack_sql, ack_fetch};
 
+	snprintf(fetch, sizeof fetch, fetch_sql[!l->o->brief], trace);
+	snprintf(ack_fetch, sizeof ack_fetch, ack_fetch_sql[l->acking_fetch][!l->o->brief], trace);
 	for (int i = 0; i < 3 && s == STEP_NEXT; i++)
 	{
 		PGresult   *res = PQprepare(l->conn, names[i], sqls[i], nparams[i], NULL);
@@ -661,7 +676,7 @@ first_connect(loop *l)
 int
 os_consume(const os_options *o, os_handler handler, void *arg)
 {
-	loop		l = {o, handler, arg, NULL, OS_EXIT_OK, false, "", "", false};
+	loop		l = {o, handler, arg, NULL, OS_EXIT_OK, false, "", "", false, false};
 
 	os_log_init(o->progname, o->quiet);
 	os_signals_init();

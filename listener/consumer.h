@@ -33,6 +33,7 @@ enum
 	OS_COL_AGGREGATE_ID,
 	OS_COL_METHOD,				/* payload ->> 'method' of payment.requested
 								 * (brief columns only), else NULL */
+	OS_COL_TRACE_CONTEXT,		/* the W3C traceparent, NULL if none */
 	/* not in brief batches (os_options.brief) */
 	OS_COL_TX_ID,
 	OS_COL_AGGREGATE_TYPE,

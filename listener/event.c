@@ -5,7 +5,8 @@
  *
  * The object is the one row_to_json gives for an event row, byte for byte:
  * {"id":..,"tx_id":"..","event_type":"..","aggregate_type":"..",
- * "aggregate_id":..,"payload":{..},"created_at":".."}.  The numbers and the
+ * "aggregate_id":..,"payload":{..},"created_at":"..","trace_context":".."}
+ * (trace_context null when the event has none).  The numbers and the
  * payload come from the server as JSON text already; the two text columns
  * are escaped as PostgreSQL's escape_json does.
  */
@@ -119,6 +120,9 @@ os_event_json(const os_batch *b, int row, size_t *len)
 		append_str(",\"aggregate_id\":") && append_str(PQgetvalue(r, row, OS_COL_AGGREGATE_ID)) &&
 		append_str(",\"payload\":") && append_str(PQgetvalue(r, row, OS_COL_PAYLOAD)) &&
 		append_str(",\"created_at\":") && append_str(PQgetvalue(r, row, OS_COL_CREATED_AT)) &&
+		append_str(",\"trace_context\":") &&
+		(PQgetisnull(r, row, OS_COL_TRACE_CONTEXT) ? append_str("null") :
+		 append_quoted(PQgetvalue(r, row, OS_COL_TRACE_CONTEXT))) &&
 		append("}", 2);			/* with the terminating NUL */
 	if (!ok)
 		return NULL;

@@ -9,6 +9,12 @@
  * idempotent and an order that moved on (OS007) is settled as it is, so
  * duplicate delivery changes nothing.  The batch is acknowledged once every
  * payment in it is settled; any other error retries the batch.
+ *
+ * Tracing: when the payment.requested event carries a W3C traceparent, the
+ * confirm or decline runs as a child span of it: the same trace id and
+ * flags, a parent id of the gateway's own (a hash of --seed and the event
+ * id), set with set_config(..., true) in the step's own transaction, so the
+ * events of the reply carry it.
  */
 #include "consumer.h"
 
@@ -32,6 +38,14 @@ static const char *progname = "order_system_gateway";
 
 static const char *const confirm_sql = "SELECT order_system.confirm_payment($1, $2)";
 static const char *const decline_sql = "SELECT order_system.decline_payment($1, $2)";
+
+/* The same, in a transaction whose events carry traceparent $3. */
+#define TRACED(call) "SELECT " call " FROM (SELECT pg_catalog.set_config(" \
+	"'order_system.traceparent', $3, true) OFFSET 0) t"
+static const char *const traced_sql[2] = {
+	TRACED("order_system.confirm_payment($1, $2)"),
+	TRACED("order_system.decline_payment($1, $2)")
+};
 static const char *const status_sql =
 "SELECT order_system.get_order($1) OPERATOR(pg_catalog.->>) 'status'";
 
@@ -101,15 +115,43 @@ order_status(PGconn *conn, const char *order_id, os_batch *b, char *buf, size_t 
 	return out;
 }
 
-/* Confirm or decline; OS007 (the order moved on) counts as settled. */
+/*
+ * The gateway's span in the trace of the event's traceparent (NULL: none):
+ * "00-<same trace id>-<its own parent id>-<same flags>" into buf.
+ */
+static const char *
+child_traceparent(const gateway *g, const char *parent, const char *event_id,
+				  char *buf, size_t size)
+{
+	uint64_t	span;
+
+	if (parent == NULL || strlen(parent) != 55)
+		return NULL;
+	span = mix64(g->seed ^ mix64(strtoull(event_id, NULL, 10) ^ UINT64_C(0x7472616365)));
+	if (span == 0)
+		span = 1;				/* an all-zero id is invalid */
+	snprintf(buf, size, "%.36s%016llx%s", parent, (unsigned long long) span, parent + 52);
+	return buf;
+}
+
+/*
+ * Confirm or decline (params[2]: the traceparent, or NULL); OS007 (the order
+ * moved on) counts as settled.
+ */
 static os_outcome
-call_step(PGconn *conn, bool decline, const char *const params[2], os_batch *b,
+call_step(PGconn *conn, bool decline, const char *const params[3], os_batch *b,
 		  char *status, size_t size)
 {
-	PGresult   *res = PQexecParams(conn, decline ? decline_sql : confirm_sql, 2, NULL,
-								   params, NULL, NULL, 0);
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	PGresult   *res;
+	const char *state;
 	os_outcome	out = OS_DONE;
+
+	if (params[2] != NULL)
+		res = PQexecParams(conn, traced_sql[decline], 3, NULL, params, NULL, NULL, 0);
+	else
+		res = PQexecParams(conn, decline ? decline_sql : confirm_sql, 2, NULL,
+						   params, NULL, NULL, 0);
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		snprintf(status, size, "%s", PQgetvalue(res, 0, 0));
@@ -132,7 +174,8 @@ settle(PGconn *conn, const gateway *g, os_batch *b, int i)
 	const char *order_id = PQgetvalue(b->rows, i, OS_COL_AGGREGATE_ID);
 	bool		decline = draw_decline(g, event_id);
 	char		text[64];
-	const char *params[2] = {order_id, text};
+	char		trace[64];
+	const char *params[3] = {order_id, text, NULL};
 	char		before[64];
 	char		after[64];
 	os_outcome	out;
@@ -141,6 +184,9 @@ settle(PGconn *conn, const gateway *g, os_batch *b, int i)
 		snprintf(text, sizeof text, "declined by gateway simulator");
 	else
 		snprintf(text, sizeof text, "sim-%s", event_id);
+	if (!PQgetisnull(b->rows, i, OS_COL_TRACE_CONTEXT))
+		params[2] = child_traceparent(g, PQgetvalue(b->rows, i, OS_COL_TRACE_CONTEXT),
+									  event_id, trace, sizeof trace);
 	out = order_status(conn, order_id, b, before, sizeof before);
 	if (out == OS_DONE)
 		out = call_step(conn, decline, params, b, after, sizeof after);
@@ -215,7 +261,9 @@ help(void)
 		   "Every payment.requested event of a card or points_card order is confirmed\n"
 		   "(gateway_ref 'sim-<event id>') or declined; one line per settled payment\n"
 		   "is printed (\"order 12 confirmed\").  The consumer defaults to\n"
-		   "\"payment-gateway\".\n\n", progname, progname);
+		   "\"payment-gateway\".  A payment whose event carries a W3C traceparent is\n"
+		   "settled as a child span of it (same trace id and flags, a parent id of\n"
+		   "its own), so the reply's events carry the same trace id.\n\n", progname, progname);
 	os_common_help(stdout);
 	printf("\nSimulation:\n"
 		   "      --latency-ms=N        wait N ms before settling a batch (default 0)\n"

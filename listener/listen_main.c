@@ -58,8 +58,9 @@ help(void)
 		   "  %s [-d CONNINFO] -c CONSUMER [--create [--from-start]] [--exec CMD]\n"
 		   "      [--poll-interval MS] [--max-retries N] [--once] [--quiet]\n\n"
 		   "Each event is printed as one JSON line (id, tx_id, event_type,\n"
-		   "aggregate_type, aggregate_id, payload, created_at); a batch is\n"
-		   "acknowledged once it is written.\n\n", progname, progname);
+		   "aggregate_type, aggregate_id, payload, created_at, trace_context:\n"
+		   "the W3C traceparent the writing transaction set, or null); a batch\n"
+		   "is acknowledged once it is written.\n\n", progname, progname);
 	os_common_help(stdout);
 	printf("\nDelivery:\n"
 		   "  -e, --exec=CMD            run CMD with /bin/sh once per batch, the batch's\n"

@@ -90,6 +90,10 @@ SELECT order_id = :keyed AS same_order, replayed FROM order_system.place_order(:
 SELECT order_id = :keyed AS same_order, replayed FROM order_system.place_order(:m,
 	format('[{"product_id": %s, "quantity": 1}, {"product_id": %s, "quantity": 1}, {"product_id": %s, "quantity": 1}]',
 		   :a, :b, :a)::jsonb, 'card', 'order-key-1');
+-- No payment_params and {} are the same request.
+SELECT order_id = :keyed AS same_order, replayed FROM order_system.place_order(:m,
+	format('[{"product_id": %s, "quantity": 2}, {"product_id": %s, "quantity": 1}]', :a, :b)::jsonb,
+	'card', 'order-key-1', '{}');
 SELECT regress.counts() = :'after_key' AS replays_wrote_nothing;
 -- The same key with any other request is a conflict.
 SELECT regress.try(format($$SELECT order_id FROM order_system.place_order(%s,
@@ -101,7 +105,7 @@ SELECT regress.try(format($$SELECT order_id FROM order_system.place_order(%s,
 	'[{"product_id": %s, "quantity": 2}, {"product_id": %s, "quantity": 1}]', 'bank_transfer', 'order-key-1')$$,
 	:m, :a, :b)) AS other_method;
 SELECT regress.try(format($$SELECT order_id FROM order_system.place_order(%s,
-	'[{"product_id": %s, "quantity": 2}, {"product_id": %s, "quantity": 1}]', 'card', 'order-key-1', '{}')$$,
+	'[{"product_id": %s, "quantity": 2}, {"product_id": %s, "quantity": 1}]', 'card', 'order-key-1', '{"points": 1}')$$,
 	:m, :a, :b)) AS other_params;
 SELECT regress.counts() = :'after_key' AS conflicts_wrote_nothing;
 -- Keys belong to a member: another member's same key is a new order.

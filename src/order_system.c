@@ -11,7 +11,6 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlogrecovery.h"
-#include "commands/extension.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -25,6 +24,8 @@ char	   *os_points_currency = NULL;
 int			os_outbox_retention_s = 7 * 24 * 3600;
 int			os_order_rate_per_min = 60;
 int			os_order_burst = 30;
+char	   *os_traceparent = NULL;
+bool		os_direct_writes = true;
 
 void		_PG_init(void);
 
@@ -38,6 +39,53 @@ check_currency(char **newval, void **extra, GucSource source)
 		  v[2] >= 'A' && v[2] <= 'Z'))
 	{
 		GUC_check_errdetail("A currency is three upper-case letters (ISO 4217), like KRW.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * order_system.traceparent: a W3C Trace Context traceparent (version 00),
+ * "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", lower-case, ids
+ * not all zero; empty means none.
+ */
+static bool
+hex_field(const char *s, int len, bool nonzero)
+{
+	bool		any = false;
+
+	for (int i = 0; i < len; i++)
+	{
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+		any |= s[i] != '0';
+	}
+	return any || !nonzero;
+}
+
+static bool
+check_traceparent(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+
+	if (v == NULL || v[0] == '\0')
+		return true;
+	if (strlen(v) != OS_TRACEPARENT_LEN || v[2] != '-' || v[35] != '-' || v[52] != '-' ||
+		!hex_field(v, 2, false) || !hex_field(v + 3, 32, false) ||
+		!hex_field(v + 36, 16, false) || !hex_field(v + 53, 2, false))
+	{
+		GUC_check_errdetail("A traceparent is \"00-\" followed by a 32-digit trace id, \"-\", "
+							"a 16-digit parent id, \"-\" and 2-digit flags, in lower-case hex.");
+		return false;
+	}
+	if (strncmp(v, "00", 2) != 0)
+	{
+		GUC_check_errdetail("Only traceparent version 00 is supported.");
+		return false;
+	}
+	if (!hex_field(v + 3, 32, true) || !hex_field(v + 36, 16, true))
+	{
+		GUC_check_errdetail("The trace id and the parent id must not be all zeros.");
 		return false;
 	}
 	return true;
@@ -74,22 +122,37 @@ _PG_init(void)
 							"Orders a member may place at once before the rate limit applies.",
 							NULL, &os_order_burst, 30, 1, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("order_system.traceparent",
+							   "W3C traceparent the events written in this transaction carry.",
+							   "Set it with SET LOCAL: \"00-<trace id>-<parent id>-<flags>\"; empty: none.",
+							   &os_traceparent, "",
+							   PGC_USERSET, GUC_NOT_IN_SAMPLE, check_traceparent, NULL, NULL);
+
+	/*
+	 * Superuser-only: it exists so that an administrator can make every write
+	 * go through the executor, where executor hooks (auditing, sharding
+	 * extensions) see it; a session must not turn that back off.
+	 */
+	DefineCustomBoolVariable("order_system.direct_writes",
+							 "Writes an order's rows, stock and events without a plan where the table allows it.",
+							 "Off: every such write and read runs as an SQL statement through the executor.",
+							 &os_direct_writes, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	os_notifier_init();
+	os_metrics_init();
 	MarkGUCPrefixReserved("order_system");
 }
 
 /*
  * The door every SQL-callable function goes through (OS_FUNCTION): the SQL
  * objects installed here must be the version this library was built for,
- * or the call fails with 55000 before it reads or writes anything.  The
- * extension's own install and update scripts run before the version they
- * install is complete, so calls they make are let through.
+ * or the call fails with 55000 before it reads or writes anything (calls
+ * from the extension's own scripts excepted: store/spi.c).
  */
 void
 os_enter(FunctionCallInfo fcinfo)
 {
-	if (!creating_extension)
-		os_check_installed_version();
+	os_check_installed_version();
 }
 
 /*

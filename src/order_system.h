@@ -14,6 +14,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/jsonb.h"
 
+#include "compat.h"
 #include "core/os_core.h"
 
 /* ------------------------------------------------------------- settings */
@@ -25,6 +26,11 @@ extern char *os_points_currency;
 extern int	os_outbox_retention_s;
 extern int	os_order_rate_per_min;
 extern int	os_order_burst;
+extern bool os_direct_writes;
+extern char *os_traceparent;
+
+/* A traceparent's length: "00-" 32 "-" 16 "-" 2 */
+#define OS_TRACEPARENT_LEN 55
 
 /* --------------------------------------------------------------- errors */
 
@@ -36,6 +42,20 @@ extern int	os_sqlstate(os_result code);
 
 /* Raise code with its default message unless it is OS_OK or OS_NOOP. */
 extern void os_check(os_result code, const char *context);
+
+/*
+ * Domain errors with a JSON DETAIL (api/errors.c); README's error table
+ * documents each object.  Each raises ERROR: it does not return.
+ */
+extern void os_raise_out_of_stock(int64 product_id, int64 available,
+								  int64 requested, bool flash_sale);
+extern void os_raise_insufficient_points(int64 member_id, int64 balance,
+										 int64 delta, const char *message);
+extern void os_raise_illegal_transition(int64 order_id, os_state status,
+										os_event ev);
+extern void os_raise_idempotency_conflict(const char *key, int64 order_id);
+extern void os_raise_rate_limited(int64 member_id, double retry_after_s,
+								  int burst, int per_minute);
 
 /* Argument helpers: a clear 22004 for a NULL the function cannot take. */
 extern void os_require_args(FunctionCallInfo fcinfo, int nargs,
@@ -57,6 +77,7 @@ extern char *os_text_value(text *t, const char *name, int maxlen);
  */
 extern void os_enter(FunctionCallInfo fcinfo);
 extern void os_check_installed_version(void);
+extern void os_recheck_installed_version(void);
 
 #define OS_FUNCTION(name) \
 	static Datum name##_body(FunctionCallInfo fcinfo); \
@@ -138,17 +159,23 @@ typedef struct os_json
 extern void os_json_begin(os_json *j);
 extern void os_json_int(os_json *j, const char *key, int64 value);
 extern void os_json_str(os_json *j, const char *key, const char *value);
+extern void os_json_raw(os_json *j, const char *key, const char *json);
 extern void os_json_open(os_json *j, const char *key, bool array);
 extern void os_json_close(os_json *j, bool array);
 extern text *os_json_end(os_json *j);
 extern void os_emit_event(const char *event_type, const char *aggregate_type,
 						  int64 aggregate_id, text *payload);
+extern Datum os_trace_context(bool *isnull);
 
 /* ----------------------------------------------------------------- rows */
 
 /*
  * Rows written and read without a plan (store/rows.c).  Each table's values
- * come in the order of its column list there, named here.
+ * come in the order of its column list there, named here; every column not
+ * supplied gets its default.  Where the table needs the executor (rules,
+ * statement-level or transition-table triggers, not a plain table) or
+ * order_system.direct_writes is off, the same functions run the equivalent
+ * SQL statements instead.
  */
 typedef enum os_table_id
 {
@@ -183,7 +210,7 @@ enum
 enum
 {
 	OS_OUTBOX_EVENT_TYPE, OS_OUTBOX_AGGREGATE_TYPE, OS_OUTBOX_AGGREGATE_ID,
-	OS_OUTBOX_PAYLOAD, OS_OUTBOX_NCOLS
+	OS_OUTBOX_PAYLOAD, OS_OUTBOX_TRACE_CONTEXT, OS_OUTBOX_NCOLS
 };
 
 /* stock_available and stock_reserved may be changed by an update */
@@ -213,6 +240,7 @@ typedef struct os_rows
 	struct TupleTableSlot *found[OS_NTABLES];	/* the row to update */
 	EPQState	epq;			/* for BEFORE UPDATE row triggers */
 	bool		epq_ready;
+	bool		sql[OS_NTABLES];	/* written by SQL statements instead */
 } os_rows;
 
 /*
@@ -227,7 +255,8 @@ typedef bool (*os_row_change) (Datum *cols, bool *nulls, void *arg);
 /*
  * os_rows_update: UPDATE table t (product or member) SET <change> WHERE
  * id = key AND <change's test>; false when no row was written (no such
- * row, the test failed, or a BEFORE trigger skipped it).
+ * row, the test failed, its id changed meanwhile, or a BEFORE trigger
+ * skipped it).
  */
 
 extern void os_rows_begin(os_rows *w);
@@ -260,6 +289,15 @@ extern bool os_jsonb_get_int64(JsonbContainer *obj, const char *key, int64 *out,
 							   os_result bad);
 extern char *os_jsonb_get_str(JsonbContainer *obj, const char *key, os_result bad);
 extern Datum os_plan_to_jsonb(const os_payment_plan *plan);
+
+/* -------------------------------------------------------------- metrics */
+
+extern int	os_low_stock_threshold;
+
+extern void os_metrics_init(void);
+extern void os_metrics_order_placed(const char *method, bool paid);
+extern void os_metrics_saga_move(int64 order_id, os_event ev);
+extern void os_metrics_rate_limited(const char *method);
 
 /* ----------------------------------------------------------------- saga */
 

@@ -7,9 +7,10 @@
 #   test/indent.sh [--write]    (as root it installs pg-bsd-indent)
 #
 # The typedef names come from the headers each directory is built against
-# (the server's for src/, libpq's for listener/, the core's for test/core/)
-# and from our own sources; a name from elsewhere would mis-space a variable
-# of that name (listener code has "char text[64]", and text is a server type).
+# (the server's for src/ and test/matrix/, libpq's for listener/, the core's
+# for test/core/) and from our own sources; a name from elsewhere would
+# mis-space a variable of that name (listener code has "char text[64]", and
+# text is a server type).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$OS_ROOT"
@@ -62,7 +63,7 @@ check() {
 		fi
 	done
 }
-check "$tmp/src.list" src/*.[ch] src/*/*.[ch]
+check "$tmp/src.list" src/*.[ch] src/*/*.[ch] test/matrix/*.c
 check "$tmp/listener.list" listener/*.[ch]
 check "$tmp/core.list" test/core/*.c
 

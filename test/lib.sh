@@ -26,6 +26,23 @@ os_ensure_packages() {
 	fi
 }
 
+# Debian's prometheus-postgres-exporter, which the monitoring TAP test
+# (test/tap/012_metrics.pl) runs against a test cluster: installed when
+# root; otherwise that test skips its exporter part.
+os_ensure_exporter() {
+	command -v prometheus-postgres-exporter >/dev/null && return 0
+	if [ "$(id -u)" -eq 0 ]; then
+		os_log "installing prometheus-postgres-exporter"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -q >/dev/null
+		apt-get install -y -q --no-install-recommends prometheus-postgres-exporter >/dev/null ||
+			echo "warning: could not install prometheus-postgres-exporter" >&2
+	else
+		echo "note: prometheus-postgres-exporter is not installed: 012_metrics.pl skips the exporter" >&2
+	fi
+	return 0
+}
+
 OS_PGBIN=${OS_PGBIN:-/usr/lib/postgresql/15/bin}
 export PATH="$OS_PGBIN:$PATH"
 export PG_CONFIG="$OS_PGBIN/pg_config"

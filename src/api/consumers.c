@@ -13,6 +13,7 @@
 #include "order_system.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -20,7 +21,9 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/xid8.h"
 
 /*
@@ -74,18 +77,89 @@ cut_snapshot(void)
 	return OidInputFunctionCall(F_PG_SNAPSHOT_IN, buf.data, InvalidOid, -1);
 }
 
-/* Lock a consumer's row; OS015 if it is not registered. */
+/* A pg_snapshot's xmax, as a number. */
+static uint64
+snapshot_xmax(Datum snap)
+{
+	Datum		xmax = OidFunctionCall1(F_PG_SNAPSHOT_XMAX, snap);
+
+	return U64FromFullTransactionId(DatumGetFullTransactionId(xmax));
+}
+
+/*
+ * Whether the locked row's position can be read against cut, a snapshot
+ * just taken: the rule of order_system_internal.position_trusted, on the
+ * row already in hand (no query).
+ */
+static bool
+position_trusted(const os_consumer_row *c, Datum cut)
+{
+	return os_position_trusted((uint64) c->system_identifier, GetSystemIdentifier(),
+							   snapshot_xmax(c->last_snapshot),
+							   c->batch_snapshot ? snapshot_xmax(c->batch_snapshot) : 0,
+							   snapshot_xmax(cut));
+}
+
+/*
+ * Whether this backend has made sure that no consumer position of another
+ * cluster is left (every consumer call checks its own row as well).  A
+ * change in pg_proc (the extension dropped and restored, or updated)
+ * makes it check again.
+ */
+static bool positions_checked = false;
+static bool positions_callback = false;
+
 static void
+forget_positions_check(Datum arg, int cacheid, uint32 hashvalue)
+{
+	positions_checked = false;
+}
+
+/*
+ * Lock a consumer's row (OS015 if it is not registered) and return the
+ * snapshot cut after the lock.  A position from another cluster (a restored
+ * dump, a pg_upgrade) or ahead of this one's xids is re-based first, never
+ * read: the first consumer call of a backend asks rebase_positions before
+ * taking its row lock (so that two consumers starting together do not wait
+ * on each other's rows), and every call compares its row's stamp and xmax,
+ * which costs no query.
+ */
+static Datum
 lock_consumer_row(text *name, os_consumer_row *c)
 {
-	if (!os_store_lock_consumer(name, c))
-	{
-		char	   *s = text_to_cstring(name);
+	Datum		cut;
 
-		ereport(ERROR,
-				(errcode(os_sqlstate(OS_ERR_CONSUMER_NOT_FOUND)),
-				 errmsg("consumer \"%s\" is not registered", pnstrdup(s, pg_mbcharcliplen(s, strlen(s), 100))),
-				 errhint("Call order_system.register_consumer first.")));
+	if (!positions_checked)
+	{
+		if (!positions_callback)
+		{
+			CacheRegisterSyscacheCallback(PROCOID, forget_positions_check, (Datum) 0);
+			positions_callback = true;
+		}
+		(void) os_store_rebase_positions();
+		positions_checked = true;
+	}
+	for (int attempt = 0;; attempt++)
+	{
+		if (!os_store_lock_consumer(name, c))
+		{
+			char	   *s = text_to_cstring(name);
+
+			ereport(ERROR,
+					(errcode(os_sqlstate(OS_ERR_CONSUMER_NOT_FOUND)),
+					 errmsg("consumer \"%s\" is not registered", pnstrdup(s, pg_mbcharcliplen(s, strlen(s), 100))),
+					 errhint("Call order_system.register_consumer first.")));
+		}
+		/* the cut comes after the lock: never older than an acknowledgement */
+		cut = cut_snapshot();
+		if (position_trusted(c, cut))
+			return cut;
+		if (attempt > 0 || !os_store_rebase_positions())
+			ereport(ERROR,
+					(errcode(os_sqlstate(OS_ERR_POSITIONS_UNRESTORED)),
+					 errmsg("the position of consumer \"%s\" cannot be trusted in this cluster",
+							text_to_cstring(name)),
+					 errhint("Run SELECT * FROM order_system.rebase_consumers().")));
 	}
 }
 
@@ -100,6 +174,7 @@ ack_open_batch(text *name, os_consumer_row *c, int64 batch_id)
 	if (c->batch_snapshot && c->batch_id == batch_id)
 	{
 		c->last_snapshot = c->batch_snapshot;
+		c->last_mark = c->batch_mark;
 		c->batch_snapshot = (Datum) 0;
 		return true;
 	}
@@ -109,6 +184,12 @@ ack_open_batch(text *name, os_consumer_row *c, int64 batch_id)
 				 errmsg("consumer \"%s\" has no batch " INT64_FORMAT, text_to_cstring(name),
 						batch_id)));
 	return false;
+}
+
+/* system_identifier(): the cluster consumer positions are stamped with. */
+OS_FUNCTION(os_system_identifier)
+{
+	PG_RETURN_INT64((int64) GetSystemIdentifier());
 }
 
 /* cut_snapshot(): the snapshot positions are cut at. */
@@ -128,6 +209,7 @@ OS_FUNCTION(os_next_batch)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	text	   *name;
 	os_consumer_row c;
+	Datum		cut;
 	bool		acked = false;
 	bool		replay;
 	Datum		args[3];
@@ -140,13 +222,12 @@ OS_FUNCTION(os_next_batch)
 	name = PG_GETARG_TEXT_PP(0);
 	InitMaterializedSRF(fcinfo, 0);
 	os_store_open();
-	lock_consumer_row(name, &c);
+	cut = lock_consumer_row(name, &c);
 	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
 		acked = ack_open_batch(name, &c, PG_GETARG_INT64(1));
 	replay = c.batch_snapshot != (Datum) 0;
 	args[0] = c.last_snapshot;
-	/* the cut comes after the lock: never older than an acknowledgement */
-	args[1] = replay ? c.batch_snapshot : cut_snapshot();
+	args[1] = replay ? c.batch_snapshot : cut;
 	args[2] = Int64GetDatum(replay ? c.batch_id : c.batch_id + 1);
 	dest = CreateDestReceiver(DestTuplestore);
 	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
@@ -157,11 +238,13 @@ OS_FUNCTION(os_next_batch)
 	if (!replay && n > 0)
 	{
 		c.batch_snapshot = args[1];
+		c.batch_mark = OS_MARK_NOW;
 		c.batch_id++;
 	}
 	else if (!replay)
 	{
 		c.last_snapshot = args[1];
+		c.last_mark = OS_MARK_NOW;
 		acked = true;
 	}
 	if (!replay || acked)

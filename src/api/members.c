@@ -96,9 +96,9 @@ OS_WRITER(os_adjust_points)
 	os_store_open();
 	lock_member_row(member_id);
 	if (!os_points_apply(member_id, 0, "adjust", delta, reason, &balance))
-		os_error(OS_ERR_INSUFFICIENT_POINTS,
-				 "member " INT64_FORMAT " has too few points for an adjustment of " INT64_FORMAT,
-				 member_id, delta);
+		os_raise_insufficient_points(member_id, balance, delta,
+									 psprintf("member " INT64_FORMAT " has too few points for an adjustment of " INT64_FORMAT,
+											  member_id, delta));
 	os_json_begin(&payload);
 	os_json_int(&payload, "member_id", member_id);
 	os_json_int(&payload, "delta", delta);

@@ -120,8 +120,9 @@ build_request(place_request *req, int64 member_id, Jsonb *lines, text *method,
 	req->params = params;
 	if (req->params != NULL && !JB_ROOT_IS_OBJECT(req->params))
 		os_error(OS_ERR_INVALID_PARAMETER, "payment_params must be a JSON object");
-	params_text = req->params ? JsonbToCString(NULL, &req->params->root,
-											   VARSIZE(req->params)) : "";
+	/* no payment_params and {} are the same request */
+	params_text = req->params && JB_ROOT_COUNT(req->params) > 0 ?
+		JsonbToCString(NULL, &req->params->root, VARSIZE(req->params)) : "";
 	req->fingerprint = os_request_fingerprint(req->member_id, req->method,
 											  req->lines, req->nlines, params_text);
 }
@@ -138,6 +139,22 @@ read_request(FunctionCallInfo fcinfo, place_request *req)
 }
 
 /* --------------------------------------------------------- idempotency */
+
+/*
+ * Does a stored fingerprint match the request?  Before 0.8.0 payment_params
+ * {} was fingerprinted as its text and NULL as nothing: a key first used
+ * with either still replays its order for either.
+ */
+static bool
+same_request(const place_request *req, uint64 stored)
+{
+	if (stored == req->fingerprint)
+		return true;
+	if (req->params != NULL && JB_ROOT_COUNT(req->params) > 0)
+		return false;
+	return stored == os_request_fingerprint(req->member_id, req->method, req->lines,
+											req->nlines, "{}");
+}
 
 /*
  * With a key: serialise callers of the same (member, key), then replay the
@@ -157,10 +174,8 @@ replay_by_key(const place_request *req, place_result *res)
 
 	if (!os_store_order_by_key(req->member_id, req->idem_key, &r))
 		return false;
-	if (r.fingerprint != req->fingerprint)
-		os_error(OS_ERR_IDEMPOTENCY_CONFLICT,
-				 "idempotency key \"%s\" was used for a different order request",
-				 req->idem_key);
+	if (!same_request(req, r.fingerprint))
+		os_raise_idempotency_conflict(req->idem_key, r.order_id);
 	res->order_id = r.order_id;
 	res->status = r.status;
 	res->total = r.total;
@@ -217,12 +232,11 @@ take_token_and_ids(const place_request *req, place_result *res)
 								   os_order_rate_per_min / 60.0, &left))
 		os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", req->member_id);
 	if (!os_rate_allows(left))
-		ereport(ERROR,
-				(errcode(os_sqlstate(OS_ERR_RATE_LIMITED)),
-				 errmsg("member " INT64_FORMAT " has placed too many orders: try again in %.1f s",
-						req->member_id, os_rate_retry_after(left, os_order_rate_per_min)),
-				 errdetail("At most %d orders at once and %d a minute after that.",
-						   os_order_burst, os_order_rate_per_min)));
+	{
+		os_metrics_rate_limited(req->method);
+		os_raise_rate_limited(req->member_id, os_rate_retry_after(left, os_order_rate_per_min),
+							  os_order_burst, os_order_rate_per_min);
+	}
 }
 
 /*
@@ -242,18 +256,11 @@ reserve_elsewhere(os_line *line, int16 *bucket)
 		os_error(OS_ERR_PRODUCT_INACTIVE, "product " INT64_FORMAT " is not active",
 				 line->product_id);
 	if (p.flash_buckets == 0)
-		ereport(ERROR,
-				(errcode(os_sqlstate(OS_ERR_OUT_OF_STOCK)),
-				 errmsg("product " INT64_FORMAT " has " INT64_FORMAT " in stock, "
-						INT64_FORMAT " requested",
-						line->product_id, p.available, line->quantity)));
+		os_raise_out_of_stock(line->product_id, p.available, line->quantity, false);
 	line->unit_price = p.price;
 	*bucket = os_bucket_reserve(line->product_id, line->quantity);
 	if (*bucket < 0)
-		ereport(ERROR,
-				(errcode(os_sqlstate(OS_ERR_OUT_OF_STOCK)),
-				 errmsg("product " INT64_FORMAT " is on flash sale and no bucket holds "
-						INT64_FORMAT, line->product_id, line->quantity)));
+		os_raise_out_of_stock(line->product_id, 0, line->quantity, true);
 	return p.currency;
 }
 
@@ -404,6 +411,8 @@ static void
 spend_points(const place_request *req, const place_result *res,
 			 const os_payment_plan *plan)
 {
+	int64		balance;
+
 	if (plan->points_amount == 0)
 		return;
 	if (strcmp(res->currency, os_points_currency) != 0)
@@ -411,10 +420,10 @@ spend_points(const place_request *req, const place_result *res,
 				 "points pay only for orders in %s, this order is in %s",
 				 os_points_currency, res->currency);
 	if (!os_points_apply(req->member_id, res->order_id, "spend",
-						 -plan->points_amount, NULL, NULL))
-		os_error(OS_ERR_INSUFFICIENT_POINTS,
-				 "member " INT64_FORMAT " has fewer than " INT64_FORMAT " points",
-				 req->member_id, plan->points_amount);
+						 -plan->points_amount, NULL, &balance))
+		os_raise_insufficient_points(req->member_id, balance, -plan->points_amount,
+									 psprintf("member " INT64_FORMAT " has fewer than " INT64_FORMAT " points",
+											  req->member_id, plan->points_amount));
 }
 
 static void
@@ -452,6 +461,7 @@ place(place_request *req, place_result *res)
 		if (req->any_bucket)
 			os_bucket_move(res->order_id, OS_STOCK_SELL);
 	}
+	os_metrics_order_placed(req->method, plan.external_amount == 0);
 }
 
 /* Replay the order of the request's idempotency key, or place a new one. */

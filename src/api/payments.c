@@ -311,7 +311,7 @@ check_handler(Oid handler)
 {
 	if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(handler)))
 		os_error(OS_ERR_INVALID_PARAMETER, "payment handler %u does not exist", handler);
-	if (!pg_proc_ownercheck(handler, GetOuterUserId()))
+	if (!os_compat_proc_ownercheck(handler, GetOuterUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("only the owner of %s may register it as a payment handler",

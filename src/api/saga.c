@@ -29,124 +29,51 @@ typedef struct order_row
 	char	   *reference;
 } order_row;
 
-static os_stmt lock_order = OS_STMT(
-									"SELECT o.status, o.member_id, o.currency, p.id, p.points_amount, p.external_amount,"
-									" EXISTS (SELECT 1 FROM order_system.order_line l"
-									" WHERE l.order_id = o.id AND l.bucket IS NOT NULL), p.reference"
-									" FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
-									" WHERE o.id = $1 FOR NO KEY UPDATE OF o",
-									1, INT8OID);
-
-static os_stmt lock_products = OS_STMT(
-									   "SELECT p.id FROM order_system.product p WHERE p.id IN"
-									   " (SELECT l.product_id FROM order_system.order_line l WHERE l.order_id = $1)"
-									   " ORDER BY p.id FOR NO KEY UPDATE OF p",
-									   1, INT8OID);
-
-static os_stmt stock_moves[] = {
-	[OS_STOCK_SELL] = OS_STMT(
-							  "UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
-							  " stock_sold = p.stock_sold + l.quantity"
-							  " FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id"
-							  " AND l.bucket IS NULL",
-							  1, INT8OID),
-	[OS_STOCK_RELEASE] = OS_STMT(
-								 "UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
-								 " stock_available = p.stock_available + l.quantity"
-								 " FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id"
-								 " AND l.bucket IS NULL",
-								 1, INT8OID),
-	[OS_STOCK_RETURN] = OS_STMT(
-								"UPDATE order_system.product p SET stock_sold = p.stock_sold - l.quantity,"
-								" stock_available = p.stock_available + l.quantity"
-								" FROM order_system.order_line l WHERE l.order_id = $1 AND p.id = l.product_id"
-								" AND l.bucket IS NULL",
-								1, INT8OID),
-};
-
-static os_stmt set_order_status = OS_STMT(
-										  "UPDATE order_system.orders SET status = $2, status_reason = coalesce($3, status_reason),"
-										  " points_earned = points_earned + $4, updated_at = pg_catalog.now() WHERE id = $1",
-										  4, INT8OID, TEXTOID, TEXTOID, INT8OID);
-
-static os_stmt set_payment_status = OS_STMT(
-											"UPDATE order_system.payment SET status = $2, gateway_ref = coalesce($3, gateway_ref),"
-											" updated_at = pg_catalog.now() WHERE id = $1",
-											3, INT8OID, TEXTOID, TEXTOID);
-
-static os_stmt find_deposit = OS_STMT(
-									  "SELECT order_id, external_amount FROM order_system.payment WHERE reference = $1",
-									  1, TEXTOID);
-
-static os_stmt expirable = OS_STMT(
-								   "SELECT o.id FROM order_system.orders o"
-								   " JOIN order_system.payment p ON p.order_id = o.id"
-								   " WHERE o.status = 'pending_payment' AND p.status = 'pending'"
-								   " AND p.expires_at <= pg_catalog.now()"
-								   " ORDER BY p.expires_at LIMIT $1 FOR NO KEY UPDATE OF o SKIP LOCKED",
-								   1, INT4OID);
+/* ------------------------------------------------------------ effects */
 
 /*
- * An expiry batch takes every lock it needs before settling anything, in
- * the global order orders -> products by id (their rows or flash-sale
- * buckets, os_lock_line_stock) -> members by id that every other step
- * follows, so a batch never deadlocks with place_order.
+ * A member role steps only its own orders.  Ownership is checked before the
+ * order is locked, so another member's order is neither waited for nor
+ * locked, and it looks exactly like a missing one: OS010, same message.
  */
-static os_stmt lock_batch_members = OS_STMT(
-											"SELECT m.id FROM order_system.member m WHERE m.id IN"
-											" (SELECT o.member_id FROM order_system.orders o"
-											" JOIN order_system.payment p ON p.order_id = o.id"
-											" WHERE o.id OPERATOR(pg_catalog.=) ANY ($1) AND p.points_amount > 0)"
-											" ORDER BY m.id FOR NO KEY UPDATE OF m",
-											1, INT8ARRAYOID);
+static void
+check_order_scope(int64 order_id, int64 scope)
+{
+	int64		member_id;
 
-/* ------------------------------------------------------------ effects */
+	if (scope != 0 &&
+		(!os_store_order_member(order_id, &member_id) || member_id != scope))
+		os_error(OS_ERR_ORDER_NOT_FOUND, "order " INT64_FORMAT " not found", order_id);
+}
 
 static void
 load_order(int64 order_id, order_row *o)
 {
-	Datum		v = Int64GetDatum(order_id);
-	char	   *status;
-	bool		isnull;
-
+	os_locked_order row;
 	int64		scope = os_caller_member();
 
-	/* another member's order is "not found" to a member role */
-	if (os_exec(&lock_order, &v, NULL, 1) == 0 ||
-		(scope != 0 && os_getint64(0, 2) != scope))
+	check_order_scope(order_id, scope);
+	if (!os_store_lock_order(order_id, &row) || (scope != 0 && row.member_id != scope))
 		os_error(OS_ERR_ORDER_NOT_FOUND, "order " INT64_FORMAT " not found", order_id);
-	status = os_getstr(0, 1);
-	if (!os_state_parse(status, &o->status))
+	if (!os_state_parse(row.status, &o->status))
 		os_error(OS_ERR_ILLEGAL_TRANSITION, "order " INT64_FORMAT " has unknown status \"%s\"",
-				 order_id, status);
+				 order_id, row.status);
 	o->id = order_id;
-	o->member_id = os_getint64(0, 2);
-	o->currency = os_getstr(0, 3);
-	o->payment_id = os_getint64(0, 4);
-	o->points_amount = os_getint64(0, 5);
-	o->external_amount = os_getint64(0, 6);
-	o->has_buckets = DatumGetBool(os_getattr(0, 7, &isnull));
-	o->reference = os_getstr(0, 8);
+	o->member_id = row.member_id;
+	o->currency = row.currency;
+	o->payment_id = row.payment_id;
+	o->points_amount = row.points_amount;
+	o->external_amount = row.external_amount;
+	o->has_buckets = row.has_buckets;
+	o->reference = row.reference;
 	o->bank_transfer = o->reference != NULL && os_virtual_account_valid(o->reference);
-}
-
-static Datum
-id_array(const Datum *ids, int n)
-{
-	return PointerGetDatum(construct_array((Datum *) ids, n, INT8OID, 8, FLOAT8PASSBYVAL,
-										   TYPALIGN_DOUBLE));
 }
 
 static void
 move_stock(const order_row *o, os_stock_move how)
 {
-	Datum		v = Int64GetDatum(o->id);
-
-	if (o->has_buckets)
-		os_lock_line_stock(id_array(&v, 1));
-	else
-		os_exec(&lock_products, &v, NULL, 0);
-	os_exec(&stock_moves[how], &v, NULL, 0);
+	os_store_lock_line_stock(o->id, o->has_buckets);
+	os_store_move_line_stock(o->id, how);
 	if (o->has_buckets)
 		os_bucket_move(o->id, how);
 }
@@ -154,28 +81,13 @@ move_stock(const order_row *o, os_stock_move how)
 static void
 update_status(const order_row *o, os_state to, const char *reason, int64 earned)
 {
-	Datum		v[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-
-	v[0] = Int64GetDatum(o->id);
-	v[1] = CStringGetTextDatum(os_state_name(to));
-	v[2] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
-	nulls[2] = reason ? ' ' : 'n';
-	v[3] = Int64GetDatum(earned);
-	os_exec(&set_order_status, v, nulls, 0);
+	os_store_set_order_status(o->id, os_state_name(to), reason, earned);
 }
 
 static void
 update_payment(const order_row *o, const char *status, const char *gateway_ref)
 {
-	Datum		v[3];
-	char		nulls[3] = {' ', ' ', ' '};
-
-	v[0] = Int64GetDatum(o->payment_id);
-	v[1] = CStringGetTextDatum(status);
-	v[2] = gateway_ref ? CStringGetTextDatum(gateway_ref) : (Datum) 0;
-	nulls[2] = gateway_ref ? ' ' : 'n';
-	os_exec(&set_payment_status, v, nulls, 0);
+	os_store_set_payment_status(o->payment_id, status, gateway_ref);
 }
 
 /* Give back points an order spent; returns how many. */
@@ -291,11 +203,12 @@ step_refund(const order_row *o, const char *reason)
 /*
  * Apply one saga event to an order; returns the status afterwards.  A repeat
  * of a step already taken changes nothing; a step the state machine does not
- * allow raises OS007 and changes nothing.
+ * allow raises OS007 and changes nothing.  deposit: the capture comes from
+ * confirm_deposit, which has compared the amount.
  */
-const char *
-os_saga_apply(int64 order_id, os_event ev, const char *reason,
-			  const char *gateway_ref)
+static const char *
+saga_apply(int64 order_id, os_event ev, const char *reason,
+		   const char *gateway_ref, bool deposit)
 {
 	order_row	o;
 	os_state	to;
@@ -306,14 +219,18 @@ os_saga_apply(int64 order_id, os_event ev, const char *reason,
 	if (r == OS_NOOP)
 		return os_state_name(o.status);
 	if (r != OS_OK)
-		os_error(OS_ERR_ILLEGAL_TRANSITION, "order " INT64_FORMAT " is %s and cannot %s",
-				 order_id, os_state_name(o.status), os_event_name(ev));
-	/* a bank transfer is paid by its deposit, not by a card gateway's word */
-	if (ev == OS_EVENT_CAPTURE && o.bank_transfer &&
-		(gateway_ref == NULL || strcmp(gateway_ref, o.reference) != 0))
-		os_error(OS_ERR_PAYMENT_MISMATCH,
-				 "order " INT64_FORMAT " is paid by bank transfer: confirm its deposit with confirm_deposit",
-				 order_id);
+		os_raise_illegal_transition(order_id, o.status, ev);
+
+	/*
+	 * A bank transfer is paid only by its deposit, whose amount
+	 * confirm_deposit compares; its reference is no secret (get_order shows
+	 * it, and it follows from the order id), so quoting it proves nothing.
+	 */
+	if (ev == OS_EVENT_CAPTURE && o.bank_transfer && !deposit)
+		ereport(ERROR,
+				(errcode(os_sqlstate(OS_ERR_PAYMENT_MISMATCH)),
+				 errmsg("order " INT64_FORMAT " is paid by bank transfer", order_id),
+				 errhint("Confirm its deposit with order_system.confirm_deposit(reference, amount).")));
 	switch (ev)
 	{
 		case OS_EVENT_CAPTURE:
@@ -333,7 +250,15 @@ os_saga_apply(int64 order_id, os_event ev, const char *reason,
 		case OS_EVENT_COUNT:
 			break;
 	}
+	os_metrics_saga_move(order_id, ev);
 	return os_state_name(to);
+}
+
+const char *
+os_saga_apply(int64 order_id, os_event ev, const char *reason,
+			  const char *gateway_ref)
+{
+	return saga_apply(order_id, ev, reason, gateway_ref, false);
 }
 
 /* ------------------------------------------------------- SQL functions */
@@ -349,11 +274,11 @@ saga_sql(FunctionCallInfo fcinfo, os_event ev, const char *text_name)
 	os_require_args(fcinfo, 1, names);
 	text_arg = text_name ? os_text_arg(fcinfo, 1, text_name,
 									   ev == OS_EVENT_CAPTURE ? 200 : 1000) : NULL;
-	SPI_connect();
+	os_store_open();
 	status = os_saga_apply(PG_GETARG_INT64(0), ev,
 						   ev == OS_EVENT_CAPTURE ? NULL : text_arg,
 						   ev == OS_EVENT_CAPTURE ? text_arg : NULL);
-	SPI_finish();
+	os_store_close();
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }
 
@@ -389,23 +314,21 @@ OS_WRITER(os_confirm_deposit)
 	char	   *reference;
 	int64		amount;
 	int64		order_id;
+	int64		due;
 	const char *status;
-	Datum		v;
 
 	os_require_args(fcinfo, 2, names);
 	reference = os_text_arg(fcinfo, 0, "reference", 200);
 	amount = PG_GETARG_INT64(1);
-	SPI_connect();
-	v = CStringGetTextDatum(reference);
-	if (os_exec(&find_deposit, &v, NULL, 1) == 0)
+	os_store_open();
+	if (!os_store_find_deposit(reference, &order_id, &due))
 		os_error(OS_ERR_PAYMENT_NOT_FOUND, "no payment has reference \"%s\"", reference);
-	order_id = os_getint64(0, 1);
-	if (os_getint64(0, 2) != amount)
+	if (due != amount)
 		os_error(OS_ERR_PAYMENT_MISMATCH,
 				 "deposit of " INT64_FORMAT " does not match the " INT64_FORMAT " due on \"%s\"",
-				 amount, os_getint64(0, 2), reference);
-	status = os_saga_apply(order_id, OS_EVENT_CAPTURE, NULL, reference);
-	SPI_finish();
+				 amount, due, reference);
+	status = saga_apply(order_id, OS_EVENT_CAPTURE, NULL, reference, true);
+	os_store_close();
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }
 
@@ -416,29 +339,18 @@ OS_WRITER(os_expire_orders)
 	int32		max_orders;
 	int			n;
 	int			expired = 0;
-	Datum	   *ids;
-	Datum		v;
+	int64	   *ids;
 
 	os_require_args(fcinfo, 1, names);
 	max_orders = PG_GETARG_INT32(0);
 	if (max_orders <= 0)
 		os_error(OS_ERR_INVALID_PARAMETER, "max_orders must be positive");
-	SPI_connect();
-	v = Int32GetDatum(max_orders);
-	n = os_exec(&expirable, &v, NULL, 0);
-	ids = palloc(sizeof(Datum) * (n > 0 ? n : 1));
+	os_store_open();
+	n = os_store_lock_expired_orders(max_orders, &ids);
 	for (int i = 0; i < n; i++)
-		ids[i] = Int64GetDatum(os_getint64(i, 1));
-	if (n > 0)
-	{
-		v = id_array(ids, n);
-		os_lock_line_stock(v);
-		os_exec(&lock_batch_members, &v, NULL, 0);
-	}
-	for (int i = 0; i < n; i++)
-		if (strcmp(os_saga_apply(DatumGetInt64(ids[i]), OS_EVENT_EXPIRE, "payment deadline passed", NULL),
+		if (strcmp(os_saga_apply(ids[i], OS_EVENT_EXPIRE, "payment deadline passed", NULL),
 				   "expired") == 0)
 			expired++;
-	SPI_finish();
+	os_store_close();
 	PG_RETURN_INT32(expired);
 }

@@ -146,9 +146,15 @@ enum
 };
 static const char *const op_names[] = {"insert", "update", "delete"};
 
-/* Names the extension's own events use: user events must not pose as them. */
+/*
+ * Names the extension's own events use: user events must not pose as them.
+ * Aggregates are reserved by name; event types by namespace, the part before
+ * the first dot of every type the extension emits (member.created,
+ * points.adjusted, product.*, order.*, payment.*), so that no user event
+ * matches a consumer's filter such as event_type LIKE 'payment.%'.
+ */
 static const char *const reserved_aggregates[] = {"member", "product", "order", NULL};
-static const char *const reserved_prefixes[] = {"member", "points", "product", "order",
+static const char *const reserved_namespaces[] = {"member", "points", "product", "order",
 "payment", NULL};
 
 /* One trigger's parsed options, kept for the statement (fn_extra). */
@@ -173,18 +179,48 @@ static void
 check_name(const char *fn, const char *option, const char *value,
 		   const char *const *reserved)
 {
-	if (strlen(value) > NAMEDATALEN - 1)
+	size_t		len = strlen(value);
+
+	if (len > NAMEDATALEN - 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: %s \"%s\" is longer than %d bytes", fn, option, value,
 						NAMEDATALEN - 1)));
+	/* " order" would pass for "order" with a consumer that trims */
+	if (len > 0 && (isspace((unsigned char) value[0]) || isspace((unsigned char) value[len - 1])))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s \"%s\" begins or ends with white space", fn, option, value)));
+	/* compared without regard to case, as the type namespaces are */
 	for (int i = 0; reserved[i] != NULL; i++)
-		if (strcmp(value, reserved[i]) == 0)
+		if (pg_strcasecmp(value, reserved[i]) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s: %s \"%s\" is reserved for order_system's own events",
 							fn, option, value),
 					 errhint("Name another with the %s= option.", option)));
+}
+
+/*
+ * The type prefix must lie outside the reserved namespaces: neither one of
+ * them nor below one ("payment" and "payment.requested" alike), compared
+ * without regard to case.
+ */
+static void
+check_type_prefix(const char *fn, const char *prefix)
+{
+	for (int i = 0; reserved_namespaces[i] != NULL; i++)
+	{
+		size_t		len = strlen(reserved_namespaces[i]);
+
+		if (pg_strncasecmp(prefix, reserved_namespaces[i], len) == 0 &&
+			(prefix[len] == '\0' || prefix[len] == '.'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: type \"%s\" is in the namespace \"%s\", reserved for order_system's own events",
+							fn, prefix, reserved_namespaces[i]),
+					 errhint("Name another with the type= option.")));
+	}
 }
 
 /* Mark the columns of a comma-separated list (spaces around names ignored). */
@@ -263,7 +299,8 @@ emit_config_build(TriggerData *td)
 	cfg->aggregate = opt[0] ? pstrdup(opt[0]) : aggregate_default(rel);
 	check_name(fn, "aggregate", cfg->aggregate, reserved_aggregates);
 	prefix = opt[1] ? opt[1] : cfg->aggregate;
-	check_name(fn, "type", prefix, reserved_prefixes);
+	check_name(fn, "type", prefix, reserved_namespaces);
+	check_type_prefix(fn, prefix);
 	for (int op = OP_INSERT; op <= OP_DELETE; op++)
 		cfg->event_types[op] = psprintf("%s.%s", prefix, op_names[op]);
 

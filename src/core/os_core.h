@@ -36,6 +36,7 @@ typedef enum os_result
 	OS_ERR_CONSUMER_NOT_FOUND,
 	OS_ERR_BATCH_NOT_FOUND,
 	OS_ERR_RATE_LIMITED,
+	OS_ERR_POSITIONS_UNRESTORED,
 	OS_ERR_OVERFLOW,
 	OS_ERR_INVALID_PARAMETER,
 	OS_ERR_NULL_VALUE,
@@ -124,6 +125,41 @@ extern bool os_event_parse(const char *name, os_event *out);
 extern os_result os_transition(os_state from, os_event ev, os_state *to);
 extern bool os_transition_edge_exists(os_state from, os_state to);
 extern bool os_state_is_final(os_state s);
+
+/*
+ * The events that move an order out of status s, in event order, into out
+ * (room for OS_EVENT_COUNT); returns how many.
+ */
+extern int	os_allowed_events(os_state s, os_event *out);
+
+/* What to do instead of an illegal event ev on an order in status s, or NULL. */
+extern const char *os_transition_hint(os_state s, os_event ev);
+
+/*
+ * What the metrics count (order_system.metrics_counters()): orders placed,
+ * each saga move by its outcome, the compensations run, and the orders the
+ * rate limit refused.
+ */
+typedef enum os_counter
+{
+	OS_COUNTER_PLACED = 0,
+	OS_COUNTER_PAID,
+	OS_COUNTER_COMPLETED,
+	OS_COUNTER_CANCELLED,
+	OS_COUNTER_DECLINED,
+	OS_COUNTER_EXPIRED,
+	OS_COUNTER_REFUNDED,
+	OS_COUNTER_COMPENSATIONS,
+	OS_COUNTER_RATE_LIMITED,
+	OS_COUNTER_COUNT
+} os_counter;
+
+/*
+ * The counter a saga move by event ev adds to; *compensates: the move also
+ * runs a compensation (stock back, points back, the payment ended).
+ * OS_COUNTER_COUNT for an unknown event.
+ */
+extern os_counter os_event_counter(os_event ev, bool *compensates);
 
 /* -------------------------------------------------------------- payments */
 
@@ -232,5 +268,18 @@ extern uint64_t os_request_fingerprint(int64_t member_id, const char *method,
  * names neither, is malformed or is a URI.
  */
 extern bool os_conninfo_server(const char *conninfo, char *buf, size_t buflen);
+
+/* ------------------------------------------------- consumer positions */
+
+/*
+ * Whether a consumer position (a transaction snapshot) can be read in this
+ * cluster: cut in the cluster with this system identifier, and no snapshot
+ * of it (the acknowledged one, the open batch's if batch_xmax is not 0)
+ * reaches past cur_xmax, the current snapshot's xmax.  A dump restored
+ * into another cluster, or into one whose xid counter is behind, fails it.
+ */
+extern bool os_position_trusted(uint64_t stamp, uint64_t system_identifier,
+								uint64_t last_xmax, uint64_t batch_xmax,
+								uint64_t cur_xmax);
 
 #endif							/* OS_CORE_H */

@@ -27,6 +27,7 @@ static const os_result_info result_table[OS_RESULT_COUNT] = {
 	{OS_ERR_CONSUMER_NOT_FOUND, "consumer_not_found", "OS015", "event consumer is not registered"},
 	{OS_ERR_BATCH_NOT_FOUND, "batch_not_found", "OS016", "the consumer has no such batch"},
 	{OS_ERR_RATE_LIMITED, "rate_limited", "OS017", "too many orders: try again later"},
+	{OS_ERR_POSITIONS_UNRESTORED, "positions_unrestored", "OS018", "consumer positions cannot be re-based yet"},
 	{OS_ERR_OVERFLOW, "numeric_value_out_of_range", "22003", "amount out of range"},
 	{OS_ERR_INVALID_PARAMETER, "invalid_parameter_value", "22023", "invalid parameter"},
 	{OS_ERR_NULL_VALUE, "null_value_not_allowed", "22004", "argument must not be null"},

@@ -131,3 +131,17 @@ os_conninfo_server(const char *conninfo, char *buf, size_t buflen)
 			 h[0] && port[0] ? " " : "", port[0] ? "port=" : "", port);
 	return true;
 }
+
+/*
+ * A consumer position is a snapshot of one cluster's xids: trusted only in
+ * the cluster that stamped it, and only while no snapshot of it is ahead
+ * of the current one (positions only move forward, so a valid one is never
+ * past the present).  Stamp 0 stands for "unknown".
+ */
+bool
+os_position_trusted(uint64_t stamp, uint64_t system_identifier,
+					uint64_t last_xmax, uint64_t batch_xmax, uint64_t cur_xmax)
+{
+	return stamp != 0 && stamp == system_identifier &&
+		last_xmax <= cur_xmax && batch_xmax <= cur_xmax;
+}

@@ -146,3 +146,52 @@ os_state_is_final(os_state s)
 			return false;
 	return true;
 }
+
+int
+os_allowed_events(os_state s, os_event *out)
+{
+	int			n = 0;
+
+	if ((int) s < 0 || s >= OS_STATE_COUNT)
+		return 0;
+	for (int e = 0; e < OS_EVENT_COUNT; e++)
+		if (transitions[s][e].kind == T_MOVE)
+			out[n++] = (os_event) e;
+	return n;
+}
+
+/*
+ * The next step an application can take when a step is refused: a paid
+ * order is not cancelled but refunded; an unpaid one is not completed or
+ * refunded but paid or cancelled first.
+ */
+const char *
+os_transition_hint(os_state s, os_event ev)
+{
+	if (s == OS_STATE_PAID && (ev == OS_EVENT_CANCEL || ev == OS_EVENT_DECLINE))
+		return "A paid order is given back with refund_order.";
+	if (s == OS_STATE_PENDING_PAYMENT && (ev == OS_EVENT_COMPLETE || ev == OS_EVENT_REFUND))
+		return "The order is not paid yet: wait for its payment, or call cancel_order.";
+	return NULL;
+}
+
+os_counter
+os_event_counter(os_event ev, bool *compensates)
+{
+	static const os_counter counters[OS_EVENT_COUNT] = {
+		[OS_EVENT_CAPTURE] = OS_COUNTER_PAID,
+		[OS_EVENT_DECLINE] = OS_COUNTER_DECLINED,
+		[OS_EVENT_CANCEL] = OS_COUNTER_CANCELLED,
+		[OS_EVENT_EXPIRE] = OS_COUNTER_EXPIRED,
+		[OS_EVENT_COMPLETE] = OS_COUNTER_COMPLETED,
+		[OS_EVENT_REFUND] = OS_COUNTER_REFUNDED,
+	};
+
+	*compensates = false;
+	if ((int) ev < 0 || ev >= OS_EVENT_COUNT)
+		return OS_COUNTER_COUNT;
+	/* every move out of pending_payment or paid but forward undoes work */
+	*compensates = ev == OS_EVENT_DECLINE || ev == OS_EVENT_CANCEL ||
+		ev == OS_EVENT_EXPIRE || ev == OS_EVENT_REFUND;
+	return counters[ev];
+}

@@ -34,7 +34,8 @@ $guard$;
 -- Roles are cluster-wide: create them once, grant to them on purpose
 -- (90_privileges.sql).  order_system_member is for a member's own login
 -- role, linked to the member by set_member_login (10_members.sql);
--- order_system_backup for the login that runs pg_dump (70_row_security.sql).
+-- order_system_backup for the login that runs pg_dump (70_row_security.sql);
+-- order_system_monitor reads the metrics (87_metrics.sql) and nothing else.
 DO $roles$
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_admin') THEN
@@ -51,6 +52,9 @@ BEGIN
 	END IF;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_backup') THEN
 		CREATE ROLE order_system_backup NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_monitor') THEN
+		CREATE ROLE order_system_monitor NOLOGIN;
 	END IF;
 END
 $roles$;

@@ -7,6 +7,9 @@
 -- later lands in a later batch instead of being skipped.  Delivery is
 -- at-least-once: an unacknowledged batch is delivered again, whole.
 --
+-- trace_context is the W3C traceparent the writing transaction set
+-- (order_system.traceparent), kept beside the payload, not inside it.
+--
 -- payload is json: the writers build the text once and store it as it is,
 -- and a consumer's fetch sends the stored bytes.
 CREATE SEQUENCE order_system.outbox_id_seq;
@@ -17,11 +20,13 @@ CREATE TABLE order_system.outbox (
 	aggregate_id bigint NOT NULL,
 	payload json NOT NULL,
 	tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-	created_at timestamptz NOT NULL DEFAULT now()
+	created_at timestamptz NOT NULL DEFAULT now(),
+	trace_context text
 );
 ALTER SEQUENCE order_system.outbox_id_seq OWNED BY order_system.outbox.id;
 CREATE INDEX outbox_tx_idx ON order_system.outbox (tx_id);
 COMMENT ON TABLE order_system.outbox IS 'Saga events, written in the transaction that made the change; the source of truth for delivery.';
+COMMENT ON COLUMN order_system.outbox.trace_context IS 'The W3C traceparent (order_system.traceparent) of the transaction that wrote the event; NULL: none.';
 SELECT pg_catalog.pg_extension_config_dump('order_system.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('order_system.outbox_id_seq', '');
 
@@ -42,9 +47,16 @@ CREATE TABLE order_system.consumer (
 	batch_snapshot pg_snapshot,				-- the open batch's upper cut, if any
 	batch_id bigint NOT NULL DEFAULT 0,
 	registered_at timestamptz NOT NULL DEFAULT now(),
-	acked_at timestamptz
+	acked_at timestamptz,
+	-- the cluster (pg_control_system().system_identifier) the snapshots
+	-- were cut in: they mean nothing in any other (doc/events.md)
+	system_identifier bigint NOT NULL,
+	-- outbox_id_seq's last value when last_snapshot (batch_snapshot) was
+	-- cut: every event visible in it has an id no greater
+	last_mark bigint NOT NULL,
+	batch_mark bigint
 );
-COMMENT ON TABLE order_system.consumer IS 'Outbox consumers and their acknowledged positions (transaction snapshots).';
+COMMENT ON TABLE order_system.consumer IS 'Outbox consumers and their acknowledged positions (transaction snapshots, stamped with the cluster they were cut in).';
 SELECT pg_catalog.pg_extension_config_dump('order_system.consumer', '');
 
 CREATE TYPE order_system.batch_event AS (
@@ -55,7 +67,8 @@ CREATE TYPE order_system.batch_event AS (
 	aggregate_type text,
 	aggregate_id bigint,
 	payload json,
-	created_at timestamptz
+	created_at timestamptz,
+	trace_context text
 );
 COMMENT ON TYPE order_system.batch_event IS 'One event of a consumer''s batch, as next_batch returns it.';
 
@@ -71,6 +84,39 @@ AS 'MODULE_PATHNAME', 'os_cut_snapshot'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION order_system_internal.cut_snapshot()
 	IS 'The snapshot consumer positions are cut at: the current one, the caller''s own transaction counted as running.';
+
+-- The cluster's system identifier: consumer positions are stamped with it.
+CREATE OR REPLACE FUNCTION order_system_internal.system_identifier()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'os_system_identifier'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION order_system_internal.system_identifier()
+	IS 'This cluster''s system identifier, as pg_control_system() gives it; consumer positions are stamped with it.';
+
+-- The one trust rule for consumer positions (src/core os_position_trusted
+-- is the same rule for next_batch and ack_batch): a position is read only
+-- in the cluster that cut it, and only while none of its snapshots is
+-- ahead of cur.  Nothing is pruned, and no batch is cut, from a position
+-- that fails it: it is re-based first (rebase_positions).
+CREATE OR REPLACE FUNCTION order_system_internal.position_trusted(
+	stamp bigint, last_snapshot pg_snapshot, batch_snapshot pg_snapshot, cur pg_snapshot)
+RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+RETURN stamp <> 0
+   AND stamp = order_system_internal.system_identifier()
+   AND pg_snapshot_xmax(last_snapshot) <= pg_snapshot_xmax(cur)
+   AND (batch_snapshot IS NULL OR pg_snapshot_xmax(batch_snapshot) <= pg_snapshot_xmax(cur));
+COMMENT ON FUNCTION order_system_internal.position_trusted(bigint, pg_snapshot, pg_snapshot, pg_snapshot)
+	IS 'Whether a consumer''s position (its stamp, acknowledged and open batch snapshots) was cut in this cluster and is not ahead of snapshot cur.';
+
+-- The outbox id sequence's last value (0 before the first event): every
+-- event visible in a snapshot cut before it is read has an id no greater.
+CREATE OR REPLACE FUNCTION order_system_internal.outbox_mark()
+RETURNS bigint
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+RETURN coalesce(pg_sequence_last_value('order_system.outbox_id_seq'::regclass), 0);
+COMMENT ON FUNCTION order_system_internal.outbox_mark()
+	IS 'The last outbox id handed out (0 before any): the mark stored with a position cut before it.';
 
 CREATE OR REPLACE FUNCTION order_system_internal.raise_unknown_consumer(name text)
 RETURNS void
@@ -116,6 +162,25 @@ END;
 COMMENT ON FUNCTION order_system_internal.events_between(pg_snapshot, pg_snapshot)
 	IS 'The outbox events committed after snapshot lo and visible in snapshot hi, in id order.';
 
+-- The events a consumer has yet to acknowledge: committed after its
+-- position (last_snapshot) and visible now; for a position position_trusted
+-- refuses (trusted false), every event the re-base will deliver to it again
+-- (rebase_positions: all but those within last_mark and visible in it).
+CREATE OR REPLACE FUNCTION order_system_internal.pending_events(
+	last_snapshot pg_snapshot, last_mark bigint, trusted boolean)
+RETURNS SETOF order_system.outbox
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT e.* FROM order_system_internal.events_between(last_snapshot, pg_current_snapshot()) e
+	 WHERE trusted
+	UNION ALL
+	SELECT e.* FROM order_system.outbox e
+	 WHERE NOT trusted
+	   AND NOT (e.id <= last_mark AND pg_visible_in_snapshot(e.tx_id, last_snapshot));
+END;
+COMMENT ON FUNCTION order_system_internal.pending_events(pg_snapshot, bigint, boolean)
+	IS 'The events a consumer has yet to acknowledge (for a position from another cluster, those its re-base will deliver).';
+
 ---------------------------------------------------------------- functions
 
 -- register_consumer(name, from_start): a new consumer starts now (or with
@@ -132,9 +197,10 @@ BEGIN
 		RAISE EXCEPTION 'consumer name "%" must be 1 to 63 lower-case letters, digits, _ . -',
 			left(name, 100) USING ERRCODE = '22023';
 	END IF;
-	INSERT INTO order_system.consumer (name, last_snapshot)
+	INSERT INTO order_system.consumer (name, last_snapshot, system_identifier, last_mark)
 	VALUES (register_consumer.name,
-			CASE WHEN from_start THEN '1:1:'::pg_snapshot ELSE order_system_internal.cut_snapshot() END)
+			CASE WHEN from_start THEN '1:1:'::pg_snapshot ELSE order_system_internal.cut_snapshot() END,
+			order_system_internal.system_identifier(), order_system_internal.outbox_mark())
 	ON CONFLICT ON CONSTRAINT consumer_pkey DO NOTHING;
 	RETURN FOUND;
 END
@@ -189,6 +255,8 @@ DECLARE
 BEGIN
 	PERFORM order_system_internal.require_writable('replay_consumer');
 	PERFORM order_system_internal.require_arg(after_event_id, 'after_event_id');
+	-- a position from another cluster is re-based before it is rewound
+	PERFORM order_system_internal.rebase_positions();
 	PERFORM order_system_internal.lock_consumer(consumer);
 	cur := order_system_internal.cut_snapshot();
 	SELECT min(e.tx_id) INTO x FROM order_system.outbox e WHERE e.id > after_event_id;
@@ -197,7 +265,8 @@ BEGIN
 				coalesce((SELECT string_agg(t::text, ',' ORDER BY t)
 							FROM pg_snapshot_xip(cur) t WHERE t < x), ''))::pg_snapshot;
 	END IF;
-	UPDATE order_system.consumer k SET last_snapshot = cur, batch_snapshot = NULL
+	UPDATE order_system.consumer k SET last_snapshot = cur, batch_snapshot = NULL, batch_mark = NULL,
+		   last_mark = least(k.last_mark, after_event_id)
 	 WHERE k.name = replay_consumer.consumer;
 END
 $$;
@@ -211,28 +280,37 @@ RETURNS TABLE (name text, batch_id bigint, batch_open boolean, pending_events bi
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT c.name, c.batch_id, c.batch_snapshot IS NOT NULL,
-		   (SELECT count(*) FROM order_system_internal.events_between(c.last_snapshot, pg_current_snapshot())),
+		   (SELECT count(*)
+			  FROM order_system_internal.pending_events(c.last_snapshot, c.last_mark,
+						order_system_internal.position_trusted(c.system_identifier, c.last_snapshot,
+															   c.batch_snapshot, pg_current_snapshot()))),
 		   c.acked_at
 	  FROM order_system.consumer c ORDER BY c.name;
 END;
 COMMENT ON FUNCTION order_system.consumer_status()
 	IS 'Every consumer, whether a batch is open, and how many committed events it has yet to acknowledge.';
 
--- prune_outbox(): delete events every registered consumer has acknowledged;
--- with no consumer registered, events older than order_system.outbox_retention.
--- Returns how many were deleted.
-CREATE OR REPLACE FUNCTION order_system.prune_outbox()
+-- The prune rule, in one place for prune_outbox() and the notifier: delete
+-- the events every registered consumer has acknowledged (tx_id below the
+-- lowest position's xmin); with no consumer registered, events older than
+-- order_system.outbox_retention.  Nothing at all while any position fails
+-- position_trusted: a position from another cluster says nothing about
+-- this one's xids (the consumers' next call re-bases it).  The test and
+-- the delete are one statement, on one snapshot.  Returns how many.
+CREATE OR REPLACE FUNCTION order_system_internal.prune_events()
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	horizon xid8;
 	n bigint;
 BEGIN
 	PERFORM order_system_internal.require_writable('prune_outbox');
 	IF EXISTS (SELECT FROM order_system.consumer) THEN
-		SELECT min(pg_snapshot_xmin(c.last_snapshot)) INTO horizon FROM order_system.consumer c;
-		DELETE FROM order_system.outbox e WHERE e.tx_id < horizon;
+		DELETE FROM order_system.outbox e
+		 WHERE e.tx_id < (SELECT min(pg_snapshot_xmin(c.last_snapshot)) FROM order_system.consumer c)
+		   AND NOT EXISTS (SELECT FROM order_system.consumer c
+							WHERE NOT order_system_internal.position_trusted(c.system_identifier, c.last_snapshot,
+																			 c.batch_snapshot, pg_current_snapshot()));
 	ELSE
 		DELETE FROM order_system.outbox e
 		 WHERE e.created_at < now() - coalesce(
@@ -246,8 +324,101 @@ BEGIN
 	RETURN n;
 END
 $$;
+COMMENT ON FUNCTION order_system_internal.prune_events()
+	IS 'The prune rule of prune_outbox() and the notifier: delete acknowledged events, never on an untrusted position; returns how many.';
+
+-- prune_outbox(): delete events every registered consumer has acknowledged;
+-- with no consumer registered, events older than order_system.outbox_retention.
+-- Returns how many were deleted.
+CREATE OR REPLACE FUNCTION order_system.prune_outbox()
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN order_system_internal.prune_events();
 COMMENT ON FUNCTION order_system.prune_outbox()
 	IS 'Delete the events every consumer has acknowledged (with none registered, those past outbox_retention); returns how many.';
+
+-- rebase_positions(): make consumer positions that fail position_trusted
+-- (cut in another cluster, or ahead of this one's xids: a pg_dump restored
+-- elsewhere, a pg_upgrade) mean the same in this cluster, in one
+-- transaction.  An event counts as acknowledged by a consumer when its id
+-- is at most the position's mark and its tx_id is visible in the
+-- position's snapshot: both come from the same dump, and an event written
+-- here since has a higher id, so the old snapshot is never asked about this
+-- cluster's xids.  Events acknowledged by every consumer get tx_id 2
+-- (frozen: visible in every snapshot, pruned next); every other event gets
+-- this transaction's xid, and every position becomes a cut taken here with
+-- this transaction counted as running: those events are delivered (again)
+-- once it commits.  Open batches are dropped, as by a replay.  Does
+-- nothing when every position is trusted.
+CREATE OR REPLACE FUNCTION order_system_internal.rebase_positions(
+	OUT rebased boolean, OUT requeued bigint, OUT settled bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cur pg_snapshot;
+	mark bigint;
+	needed bigint;
+BEGIN
+	rebased := false;
+	requeued := 0;
+	settled := 0;
+	IF NOT EXISTS (SELECT FROM order_system.consumer c
+					WHERE NOT order_system_internal.position_trusted(c.system_identifier, c.last_snapshot,
+																	 c.batch_snapshot, pg_current_snapshot())) THEN
+		RETURN;
+	END IF;
+	-- One re-base at a time, no position moves meanwhile; an outbox still
+	-- being loaded (a parallel restore) is waited for.
+	LOCK TABLE order_system.consumer IN SHARE ROW EXCLUSIVE MODE;
+	LOCK TABLE order_system.outbox IN SHARE MODE;
+	IF NOT EXISTS (SELECT FROM order_system.consumer c
+					WHERE NOT order_system_internal.position_trusted(c.system_identifier, c.last_snapshot,
+																	 c.batch_snapshot, pg_current_snapshot())) THEN
+		RETURN;
+	END IF;
+	-- The dump's events are all in only once the sequence is restored past
+	-- every mark (pg_dump sets sequences after the tables' data).
+	mark := order_system_internal.outbox_mark();
+	SELECT max(greatest(c.last_mark, coalesce(c.batch_mark, 0))) INTO needed FROM order_system.consumer c;
+	IF mark < needed THEN
+		RAISE EXCEPTION 'consumer positions come from another cluster and the outbox is not fully restored'
+			USING ERRCODE = 'OS018',
+				  DETAIL = format('outbox_id_seq is at %s; the positions were cut at event id %s.', mark, needed),
+				  HINT = 'Finish the restore (the outbox and its sequence), then run SELECT * FROM order_system.rebase_consumers().';
+	END IF;
+	cur := order_system_internal.cut_snapshot();
+	WITH r AS (
+		UPDATE order_system.outbox e
+		   SET tx_id = CASE WHEN NOT EXISTS (
+								SELECT FROM order_system.consumer c
+								 WHERE NOT (e.id <= c.last_mark
+											AND pg_visible_in_snapshot(e.tx_id, c.last_snapshot)))
+							THEN '2'::xid8 ELSE pg_current_xact_id() END
+		RETURNING e.tx_id = '2'::xid8 AS done)
+	SELECT count(*) FILTER (WHERE done), count(*) FILTER (WHERE NOT done) INTO settled, requeued FROM r;
+	UPDATE order_system.consumer c
+	   SET last_snapshot = cur, batch_snapshot = NULL, batch_mark = NULL,
+		   last_mark = order_system_internal.outbox_mark(),
+		   system_identifier = order_system_internal.system_identifier();
+	rebased := true;
+	RAISE LOG 'order_system: consumer positions re-based to this cluster: % events to deliver again, % acknowledged by every consumer',
+		requeued, settled;
+END
+$$;
+COMMENT ON FUNCTION order_system_internal.rebase_positions()
+	IS 'Re-base consumer positions cut in another cluster (or ahead of this one) onto this cluster; nothing if all are trusted.';
+
+-- rebase_consumers(): the same, for an operator to run right after a
+-- restore or pg_upgrade; next_batch, ack_batch and replay_consumer do it
+-- on their own when they meet such a position.
+CREATE OR REPLACE FUNCTION order_system.rebase_consumers(
+	OUT rebased boolean, OUT requeued bigint, OUT settled bigint)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT * FROM order_system_internal.rebase_positions();
+END;
+COMMENT ON FUNCTION order_system.rebase_consumers()
+	IS 'Re-base consumer positions restored from another cluster onto this one: whether it did, events to deliver again, events settled.';
 
 -- notifier_status(): is the wake-up worker preloaded and running, and how
 -- many event-writing commits and wake-ups it has seen since start.

@@ -148,6 +148,23 @@ BEGIN ATOMIC
 	  FROM order_system.points_ledger l
 	 WHERE NOT EXISTS (SELECT 1 FROM order_system.member m WHERE m.id = l.member_id)
 	UNION ALL
+	SELECT 'consumer_position_valid', 'consumer ' || c.name,
+		   CASE WHEN c.system_identifier <> order_system_internal.system_identifier()
+				THEN format('position cut in cluster %s, this is cluster %s: run order_system.rebase_consumers()',
+							c.system_identifier, order_system_internal.system_identifier())
+				ELSE format('position %s (open batch %s) is ahead of the current snapshot %s: run order_system.rebase_consumers()',
+							c.last_snapshot, coalesce(c.batch_snapshot::text, 'none'), pg_current_snapshot())
+		   END
+	  FROM order_system.consumer c
+	 WHERE NOT order_system_internal.position_trusted(c.system_identifier, c.last_snapshot, c.batch_snapshot,
+													  pg_current_snapshot())
+	UNION ALL
+	SELECT 'event_order_exists', 'event ' || e.id,
+		   format('%s of order %s, which does not exist', e.event_type, e.aggregate_id)
+	  FROM order_system.outbox e
+	 WHERE e.aggregate_type = 'order'
+	   AND NOT EXISTS (SELECT 1 FROM order_system.orders o WHERE o.id = e.aggregate_id)
+	UNION ALL
 	SELECT 'reference_exists', r.subject, r.detail
 	  FROM (SELECT 'order ' || o.id AS subject, format('payment method %L does not exist', o.payment_method) AS detail
 			  FROM order_system.orders o

@@ -10,7 +10,8 @@
 -- constraints call.
 REVOKE ALL ON SCHEMA order_system FROM PUBLIC;
 GRANT USAGE ON SCHEMA order_system
-TO order_system_admin, order_system_app, order_system_gateway, order_system_member, order_system_backup;
+TO order_system_admin, order_system_app, order_system_gateway, order_system_member,
+	order_system_monitor, order_system_backup;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA order_system FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA order_system FROM PUBLIC;
@@ -73,6 +74,24 @@ GRANT EXECUTE ON FUNCTION
 TO order_system_member;
 GRANT SELECT ON order_system.member, order_system.orders, order_system.order_line,
 	order_system.payment, order_system.points_ledger TO order_system_member;
+
+-- The monitoring role reads counts and ages (87_metrics.sql) and the
+-- notifier's and consumers' status: no table, no member, no order, and
+-- no function that changes anything (metrics_reset() is the operators').
+-- pg_monitor, the role monitoring agents such as postgres_exporter are
+-- usually given, gets it.
+GRANT EXECUTE ON FUNCTION
+	order_system.metrics_counters(),
+	order_system.metrics_orders(),
+	order_system.metrics_saga(),
+	order_system.metrics_consumers(),
+	order_system.metrics_outbox(),
+	order_system.metrics_stock(),
+	order_system.metrics_low_stock_products(integer),
+	order_system.consumer_status(),
+	order_system.notifier_status()
+TO order_system_monitor;
+GRANT order_system_monitor TO pg_monitor;
 
 -- The role a backup login is put in (README, "Backup, restore and
 -- failover"): it reads every table and sequence pg_dump dumps, every row

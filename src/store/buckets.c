@@ -86,8 +86,8 @@ os_bucket_reserve(int64 product_id, int64 quantity)
 
 	v[0] = Int64GetDatum(product_id);
 	v[1] = Int64GetDatum(quantity);
-	if (os_exec(&take_free_bucket, v, NULL, 1) == 0 &&
-		os_exec(&wait_for_bucket, v, NULL, 1) == 0)
+	if (os_exec(&take_free_bucket, v, NULL, 0) == 0 &&
+		os_exec(&wait_for_bucket, v, NULL, 0) == 0)
 		return -1;
 	return DatumGetInt16(os_getattr(0, 1, &isnull));
 }

@@ -70,6 +70,14 @@ os_json_str(os_json *j, const char *key, const char *value)
 		escape_json(&j->buf, value);
 }
 
+/* A member whose value is JSON text already: a number, true, false. */
+void
+os_json_raw(os_json *j, const char *key, const char *json)
+{
+	json_member(j, key);
+	appendStringInfoString(&j->buf, json);
+}
+
 /* A nested array or object (key NULL for an element of an array). */
 void
 os_json_open(os_json *j, const char *key, bool array)
@@ -96,6 +104,18 @@ os_json_end(os_json *j)
 	return (text *) j->buf.data;
 }
 
+/*
+ * The trace context events written now carry: order_system.traceparent
+ * (checked when it was set), or NULL.  A column of the event, beside its
+ * payload, so that business data and tracing never mix.
+ */
+Datum
+os_trace_context(bool *isnull)
+{
+	*isnull = os_traceparent == NULL || os_traceparent[0] == '\0';
+	return *isnull ? (Datum) 0 : CStringGetTextDatum(os_traceparent);
+}
+
 /* One event into the outbox (without a plan: rows.c). */
 void
 os_emit_event(const char *event_type, const char *aggregate_type,
@@ -105,10 +125,11 @@ os_emit_event(const char *event_type, const char *aggregate_type,
 	Datum		values[OS_OUTBOX_NCOLS];
 	bool		nulls[OS_OUTBOX_NCOLS] = {false};
 
-	values[0] = CStringGetTextDatum(event_type);
-	values[1] = CStringGetTextDatum(aggregate_type);
-	values[2] = Int64GetDatum(aggregate_id);
-	values[3] = PointerGetDatum(payload);
+	values[OS_OUTBOX_EVENT_TYPE] = CStringGetTextDatum(event_type);
+	values[OS_OUTBOX_AGGREGATE_TYPE] = CStringGetTextDatum(aggregate_type);
+	values[OS_OUTBOX_AGGREGATE_ID] = Int64GetDatum(aggregate_id);
+	values[OS_OUTBOX_PAYLOAD] = PointerGetDatum(payload);
+	values[OS_OUTBOX_TRACE_CONTEXT] = os_trace_context(&nulls[OS_OUTBOX_TRACE_CONTEXT]);
 	os_rows_begin(&w);
 	os_rows_insert(&w, OS_OUTBOX, values, nulls);
 	os_rows_end(&w);

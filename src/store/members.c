@@ -38,9 +38,9 @@ static os_stmt apply_points_capped = OS_STMT(
 											 " WHERE id = $1 AND points_balance + $2 BETWEEN 0 AND $3 RETURNING points_balance",
 											 3, INT8OID, INT8OID, INT8OID);
 
-static os_stmt member_exists = OS_STMT(
-									   "SELECT 1 FROM order_system.member WHERE id = $1",
-									   1, INT8OID);
+static os_stmt member_balance = OS_STMT(
+										"SELECT points_balance FROM order_system.member WHERE id = $1",
+										1, INT8OID);
 
 static os_stmt insert_ledger = OS_STMT(
 									   "INSERT INTO order_system.points_ledger (member_id, order_id, kind, delta, reason)"
@@ -176,13 +176,15 @@ os_points_apply(int64 member_id, int64 order_id, const char *kind,
 	values[0] = Int64GetDatum(member_id);
 	values[1] = Int64GetDatum(delta);
 	values[2] = Int64GetDatum(OS_MAX_POINTS);
-	if (os_exec(capped ? &apply_points_capped : &apply_points, values, NULL, 1) == 0)
+	if (os_exec(capped ? &apply_points_capped : &apply_points, values, NULL, 0) == 0)
 	{
-		if (os_exec(&member_exists, values, NULL, 1) == 0)
+		if (os_exec(&member_balance, values, NULL, 1) == 0)
 			os_error(OS_ERR_MEMBER_NOT_FOUND, "member " INT64_FORMAT " not found", member_id);
 		if (delta > 0)
 			os_error(OS_ERR_OVERFLOW, "a points balance cannot exceed " INT64_FORMAT,
 					 OS_MAX_POINTS);
+		if (balance)
+			*balance = os_getint64(0, 1);
 		return false;
 	}
 	if (balance)

@@ -73,6 +73,7 @@ os_store_write_order(const os_order_row *order, const os_line *lines,
 	bool		pn[OS_PAYMENT_NCOLS] = {false};
 	Datum		e[OS_OUTBOX_NCOLS];
 	bool		en[OS_OUTBOX_NCOLS] = {false};
+	Datum		trace = os_trace_context(&en[OS_OUTBOX_TRACE_CONTEXT]);
 
 	os_rows_begin(&w);
 	o[OS_ORDERS_ID] = Int64GetDatum(order->id);
@@ -117,6 +118,7 @@ os_store_write_order(const os_order_row *order, const os_line *lines,
 		e[OS_OUTBOX_AGGREGATE_TYPE] = CStringGetTextDatum(events[i].aggregate_type);
 		e[OS_OUTBOX_AGGREGATE_ID] = Int64GetDatum(events[i].aggregate_id);
 		e[OS_OUTBOX_PAYLOAD] = PointerGetDatum(events[i].payload);
+		e[OS_OUTBOX_TRACE_CONTEXT] = trace; /* read once for every event */
 		os_rows_insert(&w, OS_OUTBOX, e, en);
 	}
 	os_rows_end(&w);

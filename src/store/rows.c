@@ -8,16 +8,25 @@
  * ModifyTable node per table and the nodes under it, set up and torn down
  * for a handful of rows.  In place_order that was more than the rows' own
  * work (bench/README.md).  What the INSERT did is done here as well:
- *   - the INSERT privilege on the table (ExecCheckRTPerms), and a refusal
+ *   - the INSERT privilege on the table (os_compat_check_perms), and a refusal
  *     where row security would apply to the writer;
  *   - every column not supplied gets the table's own default expression
  *     (build_column_default), or NULL;
  *   - supplied values of a domain type pass the domain's checks
  *     (domain_check), as the INSERT's coercion would;
- *   - NOT NULL and CHECK constraints, unique indexes and row triggers, by
- *     ExecSimpleRelationInsert.
- * Statement-level INSERT triggers do not fire (the extension's tables have
- * none).
+ *   - NOT NULL and CHECK constraints, unique (also deferred) and exclusion
+ *     constraints, partial and expression indexes, stored generated columns
+ *     and row triggers, by ExecSimpleRelationInsert;
+ *   - a read-only transaction (or a hot standby) and parallel mode are
+ *     refused (25006) before anything is read or written, as ExecutorStart
+ *     refuses them.
+ * What the executor does per statement is not done here: statement-level
+ * triggers, transition tables, rules; and a table that is not a plain table
+ * (a view, a partitioned or foreign table) takes no plan-free row.  For such
+ * a table, decided once when its cache is built, every write and read runs
+ * the equivalent SQL statement instead (kept plans through SPI), and the
+ * executor does everything.  order_system.direct_writes = off makes every
+ * table take that way.
  *
  * A product's stock and a member's order tokens are updated the same way
  * (os_rows_update): the row of the key is found by its primary key under a
@@ -27,7 +36,10 @@
  * and written by ExecSimpleRelationUpdate: privileges for SELECT and
  * UPDATE, domains of the changed columns, CHECK constraints, row triggers.
  * A row that fails the test before the lock is not locked, as an UPDATE
- * whose WHERE clause it fails would not lock it.
+ * whose WHERE clause it fails would not lock it; a newer version whose key
+ * is another is skipped, as the UPDATE's re-check of "id = key" would skip
+ * it.  Through SQL: SELECT by key to test, SELECT ... FOR NO KEY UPDATE to
+ * lock (and re-test a newer version), UPDATE of the changed columns by key.
  *
  * A member's and a payment method's row are read the same way
  * (os_rows_read): by primary key under a new snapshot, with the SELECT
@@ -37,7 +49,8 @@
  * the compiled defaults and the planned CHECK constraints (which the
  * executor would otherwise plan again for every batch), built on first
  * use; a relcache invalidation of the table (or of all) drops them, and
- * they are built again.
+ * so does any change to a function (pg_proc), since planning may have
+ * inlined or folded one into a default or a CHECK; they are built again.
  */
 #include "order_system.h"
 
@@ -45,6 +58,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
@@ -64,6 +78,7 @@
 #include "utils/rls.h"
 #include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #define MAX_ATTS 24
 
@@ -78,6 +93,11 @@ typedef struct table_cache
 {
 	const char *relname;
 	const column_spec *columns;
+	const char *key;			/* the primary key's column */
+	/* the equivalent SQL statements, prepared on first use and kept */
+	os_stmt    *sql_write;		/* INSERT, or UPDATE of the changed columns */
+	os_stmt    *sql_read;		/* SELECT by key */
+	os_stmt    *sql_lock;		/* the same, FOR NO KEY UPDATE */
 	/* built on first use, dropped on invalidation */
 	MemoryContext cxt;
 	Bitmapset  *inserted;		/* the supplied columns, for the privilege
@@ -97,6 +117,8 @@ typedef struct table_cache
 	Oid			domain[MAX_ATTS];	/* columns[i]'s domain, or InvalidOid */
 	AttrNumber	attnum[MAX_ATTS];	/* of columns[i] */
 	AttrNumber	def_attnum[MAX_ATTS];	/* the column of def_expr[i] */
+	AttrNumber	keyattnum;		/* of key */
+	bool		direct;			/* plan-free writes and reads may be used */
 	bool		valid;
 } table_cache;
 
@@ -122,7 +144,7 @@ static const column_spec payment_columns[] = {
 };
 static const column_spec outbox_columns[] = {
 	COL("event_type", TEXTOID), COL("aggregate_type", TEXTOID), COL("aggregate_id", INT8OID),
-	COL("payload", JSONOID)
+	COL("payload", JSONOID), COL("trace_context", TEXTOID)
 };
 static const column_spec product_columns[] = {
 	COL("active", BOOLOID), CHANGED("stock_available", INT8OID), CHANGED("stock_reserved", INT8OID),
@@ -135,10 +157,22 @@ static const column_spec payment_method_columns[] = {
 	COL("handler", REGPROCEDUREOID), COL("enabled", BOOLOID)
 };
 
-#define TABLE(name, cols, acl) TABLE_KEY(name, cols, acl, INT8OID)
-#define TABLE_KEY(name, cols, acl, key) \
+#define TABLE(name, cols, acl) TABLE_KEY(name, cols, acl, "id", INT8OID)
+#define TABLE_KEY(name, cols, acl, keycol, type) \
 	{.relname = (name), .columns = (cols), .ncolumns = lengthof(cols), .perms = (acl), \
-	 .keytype = (key)}
+	 .key = (keycol), .keytype = (type)}
+/*
+ * A table's list says what may be done to it here (perms): a call that
+ * asks for anything else is a programming error, refused before any work.
+ */
+static void
+require_use(const table_cache *c, AclMode mode, const char *what)
+{
+	if ((c->perms & mode) == 0)
+		elog(ERROR, "order_system: %s of order_system.%s is not a plan-free operation",
+			 what, c->relname);
+}
+
 static table_cache tables[OS_NTABLES] = {
 	[OS_ORDERS] = TABLE("orders", orders_columns, ACL_INSERT),
 	[OS_ORDER_LINE] = TABLE("order_line", order_line_columns, ACL_INSERT),
@@ -146,7 +180,8 @@ static table_cache tables[OS_NTABLES] = {
 	[OS_OUTBOX] = TABLE("outbox", outbox_columns, ACL_INSERT),
 	[OS_PRODUCT] = TABLE("product", product_columns, ACL_SELECT | ACL_UPDATE),
 	[OS_MEMBER] = TABLE("member", member_columns, ACL_SELECT | ACL_UPDATE),
-	[OS_PAYMENT_METHOD] = TABLE_KEY("payment_method", payment_method_columns, ACL_SELECT, TEXTOID),
+	[OS_PAYMENT_METHOD] = TABLE_KEY("payment_method", payment_method_columns, ACL_SELECT,
+									"name", TEXTOID),
 };
 
 StaticAssertDecl(lengthof(orders_columns) == OS_ORDERS_NCOLS, "orders columns");
@@ -166,6 +201,63 @@ invalidate(Datum arg, Oid relid)
 	for (int t = 0; t < OS_NTABLES; t++)
 		if (relid == InvalidOid || relid == tables[t].relid)
 			tables[t].valid = false;
+}
+
+/*
+ * A function changed (CREATE OR REPLACE, ALTER, DROP): the compiled
+ * defaults and planned CHECK constraints may have inlined or folded it, as
+ * a kept plan may (plancache.c), but the table's relcache entry stays as it
+ * was.  Rebuild every table's cache; functions change rarely.
+ */
+static void
+invalidate_functions(Datum arg, int cacheid, uint32 hashvalue)
+{
+	invalidate(arg, InvalidOid);
+}
+
+/*
+ * Whether the writer may write (or read) rel without a plan: a plain table
+ * with nothing the executor does per statement for the writer's command --
+ * no rule, no statement-level trigger, no trigger with transition tables --
+ * and, for updates and reads, a one-column primary key on the key column.
+ * Otherwise the equivalent SQL statement runs, and the executor does all.
+ */
+static bool
+plan_free_possible(table_cache *c, Relation rel)
+{
+	TriggerDesc *trig = rel->trigdesc;
+	CmdType		cmd = CMD_SELECT;
+
+	if (c->perms & ACL_INSERT)
+		cmd = CMD_INSERT;
+	else if (c->perms & ACL_UPDATE)
+		cmd = CMD_UPDATE;
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		return false;
+	if (rel->rd_rules != NULL)
+		for (int i = 0; i < rel->rd_rules->numLocks; i++)
+			if (rel->rd_rules->rules[i]->event == cmd)
+				return false;
+	if (trig != NULL && cmd == CMD_INSERT &&
+		(trig->trig_insert_before_statement || trig->trig_insert_after_statement ||
+		 trig->trig_insert_new_table))
+		return false;
+	if (trig != NULL && cmd == CMD_UPDATE &&
+		(trig->trig_update_before_statement || trig->trig_update_after_statement ||
+		 trig->trig_update_old_table || trig->trig_update_new_table))
+		return false;
+	if (cmd != CMD_INSERT)
+	{
+		Bitmapset  *pk = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+		AttrNumber	key = attnameAttNum(rel, c->key, false);
+
+		if (bms_num_members(pk) != 1 || key <= 0 ||
+			!bms_is_member(key - FirstLowInvalidHeapAttributeNumber, pk) ||
+			getBaseType(TupleDescAttr(RelationGetDescr(rel), key - 1)->atttypid) != c->keytype)
+			return false;
+		c->keyattnum = key;
+	}
+	return true;
 }
 
 /* The table's relation, by name: the schema is the extension's own. */
@@ -205,11 +297,11 @@ build(table_cache *c, Relation rel)
 	c->ndefaults = 0;
 	c->ncheck = 0;
 	c->check = NULL;
-	c->pkey = RelationGetPrimaryKeyIndex(rel);
-	if (desc->natts > MAX_ATTS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg_internal("order_system.%s has more than %d columns", c->relname, MAX_ATTS)));
+	c->pkey = os_compat_primary_key_index(rel);
+	/* a table of many columns gets the SQL statement: no room kept here */
+	c->direct = desc->natts <= MAX_ATTS && plan_free_possible(c, rel);
+	if (!c->direct)
+		return;
 	old = MemoryContextSwitchTo(c->cxt);
 	for (int i = 0; i < c->ncolumns; i++)
 	{
@@ -261,7 +353,7 @@ build(table_cache *c, Relation rel)
 	{
 		c->check = palloc(sizeof(Expr *) * desc->constr->num_check);
 		for (int i = 0; i < desc->constr->num_check; i++)
-			c->check[i] = expression_planner(stringToNode(desc->constr->check[i].ccbin));
+			c->check[i] = os_compat_plan_check(rel, i);
 		c->ncheck = desc->constr->num_check;
 	}
 	MemoryContextSwitchTo(old);
@@ -279,6 +371,7 @@ open_ready(table_cache *c, LOCKMODE lock)
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, invalidate_functions, (Datum) 0);
 		callback_registered = true;
 	}
 	rel = table_open(c->valid ? c->relid : table_relid(c), lock);
@@ -296,13 +389,160 @@ open_ready(table_cache *c, LOCKMODE lock)
 		}
 		PG_END_TRY();
 	}
-	if (check_enable_rls(c->relid, InvalidOid, false) == RLS_ENABLED)
+	if (c->direct && check_enable_rls(c->relid, InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("order_system cannot %s \"order_system.%s\" under row-level security",
 						c->perms == ACL_SELECT ? "read" : "write to", c->relname),
 				 errhint("The extension's functions run as its owner, who must bypass row security.")));
 	return rel;
+}
+
+/* ------------------------------------------------ the SQL statements */
+
+static os_stmt *
+new_stmt(const char *sql, int nargs)
+{
+	os_stmt    *stmt = MemoryContextAllocZero(TopMemoryContext, sizeof(os_stmt));
+
+	stmt->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	stmt->nargs = nargs;
+	return stmt;
+}
+
+/*
+ * The statements equivalent to what the writer does to table c, once per
+ * backend (the plan cache follows changes to the table):
+ *   INSERT INTO t (columns) VALUES ($1, ...)
+ *   SELECT columns FROM t WHERE key = $1 [FOR NO KEY UPDATE]
+ *   UPDATE t SET changed = $n, ... WHERE key = $1
+ * Values are passed as the columns' base types: the statement coerces them
+ * to a domain, checking it, as the writer does.
+ */
+static void
+prepare_sql(table_cache *c)
+{
+	StringInfoData cols;
+	StringInfoData sql;
+	const char *rel;
+	const char *key;
+	os_stmt    *read = NULL;
+	os_stmt    *lock = NULL;
+	os_stmt    *write = NULL;
+
+	if (c->sql_read != NULL || c->sql_write != NULL)
+		return;
+	rel = quote_qualified_identifier("order_system", c->relname);
+	key = quote_identifier(c->key);
+	initStringInfo(&cols);
+	initStringInfo(&sql);
+	for (int i = 0; i < c->ncolumns; i++)
+		appendStringInfo(&cols, "%s%s", i > 0 ? ", " : "", quote_identifier(c->columns[i].name));
+
+	if (c->perms & ACL_INSERT)
+	{
+		appendStringInfo(&sql, "INSERT INTO %s (%s) VALUES (", rel, cols.data);
+		for (int i = 0; i < c->ncolumns; i++)
+			appendStringInfo(&sql, "%s$%d", i > 0 ? ", " : "", i + 1);
+		appendStringInfoChar(&sql, ')');
+		write = new_stmt(sql.data, c->ncolumns);
+		for (int i = 0; i < c->ncolumns; i++)
+			write->argtypes[i] = c->columns[i].type;
+		c->sql_write = write;
+		return;
+	}
+
+	read = new_stmt(psprintf("SELECT %s FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
+							 cols.data, rel, key), 1);
+	read->argtypes[0] = c->keytype;
+	if (c->perms & ACL_UPDATE)
+	{
+		bool		first = true;
+
+		lock = new_stmt(psprintf("%s FOR NO KEY UPDATE", read->sql), 1);
+		lock->argtypes[0] = c->keytype;
+
+		appendStringInfo(&sql, "UPDATE %s SET ", rel);
+		for (int i = 0; i < c->ncolumns; i++)
+		{
+			if (!c->columns[i].updated)
+				continue;
+			appendStringInfo(&sql, "%s%s = $%d", first ? "" : ", ",
+							 quote_identifier(c->columns[i].name), i + 2);
+			first = false;
+		}
+		appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.=) $1", key);
+		write = new_stmt(sql.data, c->ncolumns + 1);
+		write->argtypes[0] = c->keytype;
+		for (int i = 0; i < c->ncolumns; i++)
+			write->argtypes[i + 1] = c->columns[i].type;
+	}
+	c->sql_lock = lock;
+	c->sql_write = write;
+	c->sql_read = read;			/* last: set means all are */
+}
+
+/*
+ * The columns of c from row 0 of SPI_tuptable; copied into the current
+ * memory context when copy.
+ */
+static void
+sql_columns(const table_cache *c, Datum *cols, bool *nulls, bool copy)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+
+	for (int i = 0; i < c->ncolumns; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		cols[i] = os_getattr(0, i + 1, &nulls[i]);
+		if (copy && !nulls[i])
+			cols[i] = datumCopy(cols[i], att->attbyval, att->attlen);
+	}
+}
+
+/* Whether row 0 of SPI_tuptable has the columns cols and nulls. */
+static bool
+sql_same_columns(const table_cache *c, const Datum *cols, const bool *nulls)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+
+	for (int i = 0; i < c->ncolumns; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		isnull;
+		Datum		d = os_getattr(0, i + 1, &isnull);
+
+		if (isnull != nulls[i] ||
+			(!isnull && !datumIsEqual(d, cols[i], att->attbyval, att->attlen)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The caller's SPI results, put back after the writer's statements: the
+ * callers may still be reading rows of a statement of their own.
+ */
+typedef struct spi_saved
+{
+	SPITupleTable *tuptable;
+	uint64		processed;
+} spi_saved;
+
+static void
+spi_save(spi_saved *saved)
+{
+	saved->tuptable = SPI_tuptable;
+	saved->processed = SPI_processed;
+	SPI_tuptable = NULL;
+}
+
+static void
+spi_restore(const spi_saved *saved)
+{
+	SPI_tuptable = saved->tuptable;
+	SPI_processed = saved->processed;
 }
 
 void
@@ -326,10 +566,33 @@ open_table(os_rows *w, os_table_id t)
 	ResultRelInfo *rri;
 	MemoryContext old;
 
-	if (w->rri[t] != NULL)
+	if (w->rri[t] != NULL || w->sql[t])
 		return w->rri[t];
 	Assert(c->perms & (ACL_INSERT | ACL_UPDATE));
+	if (!os_direct_writes)
+	{
+		prepare_sql(c);
+		w->sql[t] = true;
+		return NULL;
+	}
 	rel = open_ready(c, RowExclusiveLock);
+	if (!c->direct)
+	{
+		/* the lock stays, as the statement's own would */
+		table_close(rel, NoLock);
+		prepare_sql(c);
+		w->sql[t] = true;
+		return NULL;
+	}
+
+	/*
+	 * As ExecutorStart would refuse the statement, before anything is read or
+	 * written: a read-only transaction (also every transaction of a hot
+	 * standby), or parallel mode.
+	 */
+	if (XactReadOnly)
+		PreventCommandIfReadOnly((c->perms & ACL_INSERT) ? "INSERT" : "UPDATE");
+	PreventCommandIfParallelMode((c->perms & ACL_INSERT) ? "INSERT" : "UPDATE");
 
 	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
 	rte = makeNode(RangeTblEntry);
@@ -337,15 +600,11 @@ open_table(os_rows *w, os_table_id t)
 	rte->relid = c->relid;
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-	rte->requiredPerms = c->perms;
 	if (c->perms & ACL_INSERT)
-		rte->insertedCols = bms_copy(c->inserted);
+		os_compat_check_perms(w->estate, rte, c->perms, NULL, bms_copy(c->inserted), NULL);
 	else
-	{
-		rte->selectedCols = bms_copy(c->inserted);
-		rte->updatedCols = bms_copy(c->updated);
-	}
-	ExecCheckRTPerms(list_make1(rte), true);
+		os_compat_check_perms(w->estate, rte, c->perms, bms_copy(c->inserted), NULL,
+							  bms_copy(c->updated));
 	w->rtable = lappend(w->rtable, rte);
 	w->estate->es_range_table = w->rtable;
 
@@ -359,9 +618,9 @@ open_table(os_rows *w, os_table_id t)
 	if (c->ncheck > 0 && rel->rd_att->constr != NULL &&
 		c->ncheck == rel->rd_att->constr->num_check)
 	{
-		rri->ri_ConstraintExprs = palloc(sizeof(ExprState *) * c->ncheck);
+		OS_RI_CHECK_EXPRS(rri) = palloc(sizeof(ExprState *) * c->ncheck);
 		for (int i = 0; i < c->ncheck; i++)
-			rri->ri_ConstraintExprs[i] = ExecInitExpr(c->check[i], NULL);
+			OS_RI_CHECK_EXPRS(rri)[i] = ExecInitExpr(c->check[i], NULL);
 	}
 	/* where the after-trigger code looks for the table's ResultRelInfo */
 	w->estate->es_opened_result_relations =
@@ -378,7 +637,7 @@ open_table(os_rows *w, os_table_id t)
 											 table_slot_callbacks(rel));
 		if (!w->epq_ready)
 		{
-			EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+			os_compat_epq_init(&w->epq, w->estate);
 			w->epq_ready = true;
 		}
 	}
@@ -391,11 +650,27 @@ void
 os_rows_insert(os_rows *w, os_table_id t, const Datum *values, const bool *nulls)
 {
 	table_cache *c = &tables[t];
-	ResultRelInfo *rri = open_table(w, t);
-	TupleTableSlot *slot = w->slot[t];
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
 	ExprContext *econtext = GetPerTupleExprContext(w->estate);
-	int			natts = slot->tts_tupleDescriptor->natts;
+	int			natts;
 
+	require_use(c, ACL_INSERT, "an insert");
+	rri = open_table(w, t);
+	if (rri == NULL)
+	{
+		char		pnulls[MAX_ATTS];
+		spi_saved	saved;
+
+		for (int i = 0; i < c->ncolumns; i++)
+			pnulls[i] = nulls[i] ? 'n' : ' ';
+		spi_save(&saved);
+		os_exec(c->sql_write, (Datum *) values, pnulls, 0);
+		spi_restore(&saved);
+		return;
+	}
+	slot = w->slot[t];
+	natts = slot->tts_tupleDescriptor->natts;
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, sizeof(bool) * natts);
 	for (int i = 0; i < c->ncolumns; i++)
@@ -434,6 +709,7 @@ os_rows_end(os_rows *w)
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	FreeExecutorState(w->estate);
 	w->estate = NULL;
+	os_recheck_installed_version();
 }
 
 /* The row of key (an int8 primary key) that snap sees, into slot. */
@@ -454,7 +730,7 @@ fetch_by_key(os_rows *w, os_table_id t, Snapshot snap, int64 key, TupleTableSlot
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg_internal("primary key index of order_system.%s not open", tables[t].relname)));
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
-	scan = index_beginscan(rri->ri_RelationDesc, index, snap, 1, 0);
+	scan = os_compat_index_beginscan(rri->ri_RelationDesc, index, snap, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
@@ -473,22 +749,85 @@ columns_of(const table_cache *c, TupleTableSlot *slot, Datum *cols, bool *nulls)
 	}
 }
 
+/*
+ * os_rows_update through SQL: the row read and tested, locked (only when
+ * the test passed) by SELECT ... FOR NO KEY UPDATE, which follows the row's
+ * update chain and re-checks its key under READ COMMITTED and fails with
+ * 40001 under REPEATABLE READ and SERIALIZABLE, tested again when the
+ * locked version's columns differ from those tested, then UPDATE of the
+ * changed columns by key.
+ */
+static bool
+update_by_sql(table_cache *c, int64 key, os_row_change change, void *arg)
+{
+	Datum		params[MAX_ATTS + 1];
+	char		pnulls[MAX_ATTS + 1];
+	bool		nulls[MAX_ATTS];
+	Datum		tested[MAX_ATTS];
+	bool		tested_nulls[MAX_ATTS];
+	spi_saved	saved;
+	bool		written = false;
+
+	spi_save(&saved);
+	params[0] = Int64GetDatum(key);
+	pnulls[0] = ' ';
+	if (os_exec(c->sql_read, params, NULL, 1) == 1)
+	{
+		sql_columns(c, tested, tested_nulls, true);
+		memcpy(params + 1, tested, sizeof(Datum) * c->ncolumns);
+		memcpy(nulls, tested_nulls, sizeof(bool) * c->ncolumns);
+		SPI_freetuptable(SPI_tuptable);
+		SPI_tuptable = NULL;
+		if (change(params + 1, nulls, arg))
+		{
+			bool		ready = os_exec(c->sql_lock, params, NULL, 1) == 1;
+
+			/* a newer version than the one tested: test it instead */
+			if (ready && !sql_same_columns(c, tested, tested_nulls))
+			{
+				sql_columns(c, params + 1, nulls, false);
+				ready = change(params + 1, nulls, arg);
+			}
+			if (ready)
+			{
+				SPITupleTable *locked = SPI_tuptable;
+
+				for (int i = 0; i < c->ncolumns; i++)
+					pnulls[i + 1] = nulls[i] ? 'n' : ' ';
+				/* zero rows when a BEFORE trigger skipped it */
+				written = os_exec(c->sql_write, params, pnulls, 0) > 0;
+				SPI_tuptable = locked;
+			}
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	spi_restore(&saved);
+	return written;
+}
+
 bool
 os_rows_update(os_rows *w, os_table_id t, int64 key, os_row_change change, void *arg)
 {
 	table_cache *c = &tables[t];
-	ResultRelInfo *rri = open_table(w, t);
-	TupleTableSlot *found = w->found[t];
-	TupleTableSlot *slot = w->slot[t];
+	ResultRelInfo *rri;
+	TupleTableSlot *found;
+	TupleTableSlot *slot;
 	Datum		cols[MAX_ATTS];
 	bool		nulls[MAX_ATTS];
 	Snapshot	snap;
 	TM_FailureData tmfd;
 	TM_Result	res;
 	int			flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
-	int			natts = slot->tts_tupleDescriptor->natts;
+	int			natts;
 
+	require_use(c, ACL_UPDATE, "an update");
+	rri = open_table(w, t);
 	Assert(c->perms & ACL_UPDATE);
+	if (rri == NULL)
+		return update_by_sql(c, key, change, arg);
+	found = w->found[t];
+	slot = w->slot[t];
+	natts = slot->tts_tupleDescriptor->natts;
 	/* as a statement of its own: see what came before, under a new snapshot */
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetTransactionSnapshot());
@@ -539,7 +878,19 @@ os_rows_update(os_rows *w, os_table_id t, int64 key, os_row_change change, void 
 	}
 	if (tmfd.traversed)
 	{
-		/* a newer version, committed meanwhile: test it instead */
+		bool		isnull;
+		Datum		newkey = slot_getattr(found, c->keyattnum, &isnull);
+
+		/*
+		 * A newer version, committed meanwhile: the row of the key no more
+		 * when its key was changed (skipped, as an UPDATE's re-check of its
+		 * WHERE clause would skip it), else test it instead.
+		 */
+		if (isnull || DatumGetInt64(newkey) != key)
+		{
+			UnregisterSnapshot(snap);
+			return false;
+		}
 		columns_of(c, found, cols, nulls);
 		if (!change(cols, nulls, arg))
 		{
@@ -577,26 +928,54 @@ os_rows_update(os_rows *w, os_table_id t, int64 key, os_row_change change, void 
 	return ItemPointerIsValid(&slot->tts_tid);
 }
 
+/* os_rows_read through SQL: SELECT the columns by key. */
+static bool
+read_by_sql(table_cache *c, Datum key, Datum *cols, bool *nulls)
+{
+	spi_saved	saved;
+	bool		found;
+
+	spi_save(&saved);
+	found = os_exec(c->sql_read, &key, NULL, 1) == 1;
+	if (found)
+		sql_columns(c, cols, nulls, true);
+	SPI_freetuptable(SPI_tuptable);
+	spi_restore(&saved);
+	return found;
+}
+
 bool
 os_rows_read(os_table_id t, Datum key, Datum *cols, bool *nulls)
 {
 	table_cache *c = &tables[t];
-	Relation	rel = open_ready(c, AccessShareLock);
+	Relation	rel;
 	Relation	index;
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	RangeTblEntry *rte;
 	TupleTableSlot *slot;
 	IndexScanDesc scan;
 	ScanKeyData skey;
 	Snapshot	snap;
 	bool		found;
 
+	require_use(c, ACL_SELECT, "a read");
+	if (!os_direct_writes)
+	{
+		prepare_sql(c);
+		return read_by_sql(c, key, cols, nulls);
+	}
+	rel = open_ready(c, AccessShareLock);
+	if (!c->direct)
+	{
+		table_close(rel, NoLock);
+		prepare_sql(c);
+		return read_by_sql(c, key, cols, nulls);
+	}
+	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
 	rte->relid = c->relid;
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = AccessShareLock;
-	rte->requiredPerms = ACL_SELECT;
-	rte->selectedCols = c->inserted;
-	ExecCheckRTPerms(list_make1(rte), true);
+	os_compat_check_perms(NULL, rte, ACL_SELECT, c->inserted, NULL, NULL);
 	pfree(rte);
 	if (!OidIsValid(c->pkey))
 		ereport(ERROR,
@@ -611,7 +990,7 @@ os_rows_read(os_table_id t, Datum key, Datum *cols, bool *nulls)
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   index->rd_indcollation[0],
 						   c->keytype == TEXTOID ? F_TEXTEQ : F_INT8EQ, key);
-	scan = index_beginscan(rel, index, snap, 1, 0);
+	scan = os_compat_index_beginscan(rel, index, snap, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)
@@ -633,6 +1012,7 @@ os_rows_read(os_table_id t, Datum key, Datum *cols, bool *nulls)
 	UnregisterSnapshot(snap);
 	index_close(index, NoLock);
 	table_close(rel, NoLock);
+	os_recheck_installed_version();
 	return found;
 }
 

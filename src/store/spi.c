@@ -13,6 +13,7 @@
 #include "access/table.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "nodes/params.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -91,12 +92,24 @@ forget_version(Datum arg, int cacheid, uint32 hashvalue)
 	version_checked = false;
 }
 
+/*
+ * Whether the running command is order_system's own install or update
+ * script: its calls come before the version it installs is complete.
+ * Another extension's script gets no such pass.
+ */
+static bool
+in_own_script(void)
+{
+	return creating_extension &&
+		CurrentExtensionObject == get_extension_oid("order_system", true);
+}
+
 void
 os_check_installed_version(void)
 {
 	char	   *version;
 
-	if (version_checked)
+	if (version_checked || in_own_script())
 		return;
 	if (!version_callback)
 	{
@@ -113,6 +126,19 @@ os_check_installed_version(void)
 	version_checked = true;
 }
 
+/*
+ * After a store operation: the objects it used may have been replaced while
+ * it waited for its locks (the invalidations arrive with the lock, after the
+ * door let the call in).  Check again then, so that such a call fails and
+ * its transaction writes nothing.
+ */
+void
+os_recheck_installed_version(void)
+{
+	if (!version_checked)
+		os_check_installed_version();
+}
+
 /* Execute; returns SPI_processed.  Errors inside raise as usual. */
 int
 os_exec(os_stmt *stmt, Datum *values, const char *nulls, long count)
@@ -120,6 +146,7 @@ os_exec(os_stmt *stmt, Datum *values, const char *nulls, long count)
 	int			rc;
 
 	rc = SPI_execute_plan(stmt_plan(stmt), values, nulls, false, count);
+	os_recheck_installed_version();
 
 	if (rc < 0)
 		ereport(ERROR,
@@ -153,6 +180,7 @@ os_exec_to(os_stmt *stmt, const Datum *values, DestReceiver *dest)
 	options.params = params;
 	options.dest = dest;
 	rc = SPI_execute_plan_extended(plan, &options);
+	os_recheck_installed_version();
 	if (rc < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),

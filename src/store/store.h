@@ -55,6 +55,12 @@ extern int64 os_store_login_member(Oid login);
 /* --------------------------------------------------------------- points */
 
 extern int64 os_points_headroom(int64 member_id);
+
+/*
+ * Add delta to the member's points and write the ledger row: true with the
+ * new balance in *balance; false (nothing written) when the balance would
+ * go below zero, with the current one in *balance.
+ */
 extern bool os_points_apply(int64 member_id, int64 order_id, const char *kind,
 							int64 delta, const char *reason, int64 *balance);
 
@@ -178,15 +184,65 @@ extern void os_store_write_order(const os_order_row *order, const os_line *lines
 								 const os_payment_row *payment,
 								 const os_event_row *events, int nevents);
 
+/* ----------------------------------------------------------------- saga */
+
+/* An order and its payment as a saga step locks them. */
+typedef struct os_locked_order
+{
+	char	   *status;
+	int64		member_id;
+	char	   *currency;
+	int64		payment_id;
+	int64		points_amount;
+	int64		external_amount;
+	bool		has_buckets;	/* some line took flash-sale bucket stock */
+	char	   *reference;		/* NULL: none */
+} os_locked_order;
+
+/* The order's member, read without a lock; false when there is no order. */
+extern bool os_store_order_member(int64 order_id, int64 *member_id);
+
+/* Lock the order (FOR NO KEY UPDATE) and read it; false when there is none. */
+extern bool os_store_lock_order(int64 order_id, os_locked_order *o);
+
+/* Lock the stock the order's lines hold: product rows, or their buckets. */
+extern void os_store_lock_line_stock(int64 order_id, bool has_buckets);
+
+extern void os_store_set_order_status(int64 order_id, const char *status,
+									  const char *reason, int64 points_earned);
+extern void os_store_set_payment_status(int64 payment_id, const char *status,
+										const char *gateway_ref);
+
+/* The payment a deposit reference names; false when there is none. */
+extern bool os_store_find_deposit(const char *reference, int64 *order_id,
+								  int64 *amount_due);
+
+/*
+ * Lock up to max_orders unpaid orders past their deadline (skipping locked
+ * ones), then the stock of their lines and their members in the global lock
+ * order (orders, products by id, members by id), so an expiry batch never
+ * deadlocks with place_order.  Returns how many, their ids in *order_ids.
+ */
+extern int	os_store_lock_expired_orders(int max_orders, int64 **order_ids);
+
 /* ------------------------------------------------------------ consumers */
 
-/* A consumer's position (pg_snapshot datums) and its open batch. */
+/*
+ * A consumer's position (pg_snapshot datums) and its open batch, the
+ * cluster they were cut in, and their outbox id marks (OS_MARK_NOW: the
+ * snapshot was cut just now, write the sequence's current value).
+ */
 typedef struct os_consumer_row
 {
 	Datum		last_snapshot;
 	Datum		batch_snapshot; /* (Datum) 0: no open batch */
 	int64		batch_id;
+	int64		system_identifier;
+	int64		last_mark;
+	int64		batch_mark;
 } os_consumer_row;
+
+#define OS_MARK_NOW (-1)
 
 /* Lock a consumer's row (FOR UPDATE); false when it is not registered. */
 extern bool os_store_lock_consumer(text *name, os_consumer_row *c);
@@ -195,11 +251,28 @@ extern bool os_store_lock_consumer(text *name, os_consumer_row *c);
 extern void os_store_set_position(text *name, const os_consumer_row *c, bool acked);
 
 /*
+ * Re-base every consumer position that is not trusted in this cluster
+ * (order_system_internal.rebase_positions); true if it did.
+ */
+extern bool os_store_rebase_positions(void);
+
+/*
  * The events committed after snapshot after and visible in upto, in id
  * order, as rows of next_batch's result (batch batch_id) sent to dest.
  */
 extern void os_store_batch_events(Datum after, Datum upto, int64 batch_id,
 								  DestReceiver *dest);
+
+/* --------------------------------------------------------------- outbox */
+
+/*
+ * For the notifier (a background worker connected as the bootstrap
+ * superuser): prune the outbox by the rule prune_outbox() uses, the
+ * extension's own order_system_internal.prune_events() (found by OID
+ * through pg_depend), as the extension's owner.  False when order_system
+ * is not installed here or has no such function.
+ */
+extern bool os_store_prune_outbox_as_owner(void);
 
 /* ------------------------------------------------------- payment methods */
 
@@ -208,5 +281,10 @@ extern bool os_store_payment_method(const char *name, Oid *handler, bool *enable
 extern void os_store_insert_payment_method(const char *name, Oid handler,
 										   const char *description);
 extern bool os_store_set_payment_method_enabled(const char *name, bool enabled);
+
+/* -------------------------------------------------------------- metrics */
+
+/* The payment method order_id was placed with; NULL if there is no such order. */
+extern char *os_store_order_method(int64 order_id);
 
 #endif							/* OS_STORE_H */

@@ -158,6 +158,7 @@ static const struct
 	{OS_ERR_CONSUMER_NOT_FOUND, "consumer_not_found", "OS015"},
 	{OS_ERR_BATCH_NOT_FOUND, "batch_not_found", "OS016"},
 	{OS_ERR_RATE_LIMITED, "rate_limited", "OS017"},
+	{OS_ERR_POSITIONS_UNRESTORED, "positions_unrestored", "OS018"},
 	{OS_ERR_OVERFLOW, "numeric_value_out_of_range", "22003"},
 	{OS_ERR_INVALID_PARAMETER, "invalid_parameter_value", "22023"},
 	{OS_ERR_NULL_VALUE, "null_value_not_allowed", "22004"},
@@ -790,6 +791,39 @@ test_edges_and_finals(void)
 	   "no edge leads to an unknown state");
 }
 
+/* The events leaving each state are exactly its moves, in event order. */
+static void
+test_allowed_events(void)
+{
+	for (int s = 0; s < OS_STATE_COUNT; s++)
+	{
+		os_event	got[OS_EVENT_COUNT];
+		int			n = os_allowed_events((os_state) s, got);
+		int			k = 0;
+		bool		same = true;
+
+		for (int e = 0; e < OS_EVENT_COUNT; e++)
+			if (expected_transitions[s][e] >= 0)
+				same = same && k < n && got[k++] == (os_event) e;
+		ok(same && k == n, "%s allows exactly its %d moves", expected_state_names[s], k);
+	}
+	{
+		os_event	got[OS_EVENT_COUNT];
+
+		ok(os_allowed_events(OS_STATE_COUNT, got) == 0 &&
+		   os_allowed_events((os_state) -1, got) == 0, "an unknown state allows nothing");
+	}
+	ok(os_transition_hint(OS_STATE_PAID, OS_EVENT_CANCEL) != NULL &&
+	   strstr(os_transition_hint(OS_STATE_PAID, OS_EVENT_CANCEL), "refund_order") != NULL,
+	   "cancelling a paid order hints at refund_order");
+	ok(os_transition_hint(OS_STATE_PENDING_PAYMENT, OS_EVENT_REFUND) != NULL &&
+	   strstr(os_transition_hint(OS_STATE_PENDING_PAYMENT, OS_EVENT_REFUND), "cancel_order") != NULL,
+	   "refunding an unpaid order hints at cancel_order");
+	ok(os_transition_hint(OS_STATE_REFUNDED, OS_EVENT_CANCEL) == NULL &&
+	   os_transition_hint(OS_STATE_COMPLETED, OS_EVENT_REFUND) == NULL,
+	   "a final order has no hint");
+}
+
 static void
 final_unknown_state(void)
 {
@@ -1277,6 +1311,60 @@ test_conninfo_server(void)
 	ok(!os_conninfo_server("host=x", small, 0), "no buffer: false");
 }
 
+/* Consumer positions are trusted only where they were cut. */
+static void
+test_position_trusted(void)
+{
+	const uint64_t here = UINT64_C(7442000000000000001);
+	const uint64_t there = UINT64_C(7442000000000000002);
+
+	ok(os_position_trusted(here, here, 1942, 0, 2000),
+	   "a position cut here, below the current snapshot, is trusted");
+	ok(os_position_trusted(here, here, 2000, 2000, 2000),
+	   "a position at the current snapshot's xmax is trusted");
+	ok(!os_position_trusted(there, here, 1942, 0, 2000),
+	   "a position stamped by another cluster is not trusted");
+	ok(!os_position_trusted(here, here, 1995, 0, 773),
+	   "a position beyond the current snapshot is not trusted");
+	ok(!os_position_trusted(here, here, 700, 1995, 773),
+	   "an open batch beyond the current snapshot is not trusted");
+	ok(!os_position_trusted(0, here, 1, 0, 773),
+	   "the unknown stamp 0 is never trusted");
+}
+
+/* Each saga move counts once under its outcome; the undoing ones also count as compensations. */
+static void
+test_event_counters(void)
+{
+	static const struct
+	{
+		os_event	ev;
+		os_counter	counter;
+		bool		compensates;
+	}			want[] = {
+		{OS_EVENT_CAPTURE, OS_COUNTER_PAID, false},
+		{OS_EVENT_DECLINE, OS_COUNTER_DECLINED, true},
+		{OS_EVENT_CANCEL, OS_COUNTER_CANCELLED, true},
+		{OS_EVENT_EXPIRE, OS_COUNTER_EXPIRED, true},
+		{OS_EVENT_COMPLETE, OS_COUNTER_COMPLETED, false},
+		{OS_EVENT_REFUND, OS_COUNTER_REFUNDED, true},
+	};
+	bool		comp;
+
+	ok(sizeof(want) / sizeof(want[0]) == OS_EVENT_COUNT, "every event has a counter");
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+	{
+		os_counter	c = os_event_counter(want[i].ev, &comp);
+
+		ok(c == want[i].counter && comp == want[i].compensates,
+		   "event %s counts as expected", os_event_name(want[i].ev));
+	}
+	ok(os_event_counter(OS_EVENT_COUNT, &comp) == OS_COUNTER_COUNT && !comp,
+	   "an unknown event counts nothing");
+	ok(os_event_counter((os_event) -1, &comp) == OS_COUNTER_COUNT && !comp,
+	   "event -1 counts nothing");
+}
+
 int
 main(void)
 {
@@ -1291,6 +1379,7 @@ main(void)
 	test_normalize();
 	test_total();
 	test_transitions();
+	test_allowed_events();
 	test_edges_and_finals();
 	test_names();
 	test_strategy_table();
@@ -1299,6 +1388,8 @@ main(void)
 	test_virtual_accounts();
 	test_fingerprint();
 	test_conninfo_server();
+	test_position_trusted();
+	test_event_counters();
 
 	printf("1..%d\n", tap_count);
 	if (tap_failed)

@@ -8,7 +8,7 @@
 -- settings it pins, and exactly which of the extension's roles may execute
 -- it.  A function added, dropped or changed in any of these without this
 -- list changing too fails here, so every grant is made on purpose.  Also:
--- PUBLIC and any role outside the four executes nothing, every SECURITY
+-- PUBLIC and any role outside the five executes nothing, every SECURITY
 -- DEFINER function pins search_path = pg_catalog, pg_temp, and none is
 -- leakproof.
 BEGIN;
@@ -26,7 +26,8 @@ INSERT INTO allowed VALUES
 	('order_system.complete_order(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.confirm_deposit(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
 	('order_system.confirm_payment(bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
-	('order_system.consumer_status()', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
+	('order_system.consumer_status()', true,  'search_path=pg_catalog, pg_temp', 'admin gateway monitor'),
+	('order_system.rebase_consumers()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.create_member(text,text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app'),
 	('order_system.create_product(text,text,bigint,text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.current_member_id()', true,  'search_path=pg_catalog, pg_temp', 'admin member'),
@@ -40,7 +41,15 @@ INSERT INTO allowed VALUES
 	('order_system.get_order(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app gateway member'),
 	('order_system.get_product(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin app member'),
 	('order_system.next_batch(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
-	('order_system.notifier_status()', false, '', 'admin gateway'),
+	('order_system.metrics_consumers()', true,  'search_path=pg_catalog, pg_temp', 'admin monitor'),
+	('order_system.metrics_counters()', true,  'search_path=pg_catalog, pg_temp', 'admin monitor'),
+	('order_system.metrics_low_stock_products(integer)', true,  'search_path=pg_catalog, pg_temp', 'admin monitor'),
+	('order_system.metrics_orders()', true,  'search_path=pg_catalog, pg_temp', 'admin monitor'),
+	('order_system.metrics_outbox()', true,  'search_path=pg_catalog, pg_temp', 'admin monitor'),
+	('order_system.metrics_reset()', false, '', 'admin'),
+	('order_system.metrics_saga()', true,  'search_path=pg_catalog, pg_temp', 'admin monitor'),
+	('order_system.metrics_stock()', true,  'search_path=pg_catalog, pg_temp', 'admin monitor'),
+	('order_system.notifier_status()', false, '', 'admin gateway monitor'),
 	('order_system.order_transitions()', false, '', 'admin app member'),
 	('order_system.pay_bank_transfer(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
 	('order_system.pay_card(bigint,bigint,bigint,text,jsonb)', false, '', 'admin'),
@@ -65,15 +74,25 @@ INSERT INTO allowed VALUES
 	('order_system_internal.bucket_adds_up(order_system.stock_bucket)', false, '', ''),
 	('order_system_internal.check_member_login(regrole)', false, 'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.cut_snapshot()', false, '', ''),
+	('order_system_internal.system_identifier()', false, '', ''),
+	('order_system_internal.position_trusted(bigint,pg_snapshot,pg_snapshot,pg_snapshot)', false, 'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.outbox_mark()', false, 'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.pending_events(pg_snapshot,bigint,boolean)', true,  'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.prune_events()', true,  'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.rebase_positions()', true,  'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.events_between(pg_snapshot,pg_snapshot)', true,  'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.ledger_delta_ok(order_system.ledger_kind,bigint)', false, '', ''),
 	('order_system_internal.lock_consumer(text)', true,  'search_path=pg_catalog, pg_temp', ''),
+	('order_system_internal.low_stock_threshold()', false, '', ''),
+	('order_system_internal.metrics_preloaded()', false, '', ''),
+	('order_system_internal.metrics_shared_counters()', false, '', ''),
+	('order_system_internal.metrics_since()', false, '', ''),
 	('order_system_internal.orders_status_guard()', false, '', ''),
 	('order_system_internal.payment_adds_up(order_system.payment)', false, '', ''),
 	('order_system_internal.raise_unknown_consumer(text)', false, 'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.refuse_delete()', false, 'search_path=pg_catalog, pg_temp', ''),
 	-- executed by PUBLIC: the policy every reader of a member-scoped table runs
-	('order_system_internal.refuse_hidden_rows(text)', false, 'search_path=pg_catalog, pg_temp', 'admin app gateway member'),
+	('order_system_internal.refuse_hidden_rows(text)', false, 'search_path=pg_catalog, pg_temp', 'admin app gateway member monitor'),
 	('order_system_internal.require_arg(anyelement,text)', false, 'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.require_writable(text)', false, '', ''),
 	('order_system_internal.stock_adds_up(order_system.product)', false, '', '');
@@ -82,7 +101,7 @@ CREATE TEMP TABLE actual AS
 SELECT p.oid::regprocedure::text AS fn, p.prosecdef AS secdef,
 	   coalesce(array_to_string(p.proconfig, '; '), '') AS config,
 	   array_to_string(ARRAY(SELECT replace(r, 'order_system_', '')
-							   FROM unnest('{order_system_admin,order_system_app,order_system_gateway,order_system_member}'::text[]) r
+							   FROM unnest('{order_system_admin,order_system_app,order_system_gateway,order_system_member,order_system_monitor}'::text[]) r
 							  WHERE has_function_privilege(r, p.oid, 'EXECUTE') ORDER BY 1), ' ') AS roles
   FROM pg_catalog.pg_proc p WHERE p.pronamespace IN ('order_system'::regnamespace, 'order_system_internal'::regnamespace);
 
@@ -96,8 +115,9 @@ SELECT is_empty($$
 	   AND a.grantee <> p.proowner
 	   AND NOT (p.oid = 'order_system_internal.refuse_hidden_rows(text)'::regprocedure AND a.grantee = 0)
 	   AND (a.grantee = 0 OR a.grantee::regrole::text NOT IN
-			('order_system_admin', 'order_system_app', 'order_system_gateway', 'order_system_member'))
-	$$, 'no function but the refuse_hidden_rows policy is granted to PUBLIC or to a role outside the extension''s four');
+			('order_system_admin', 'order_system_app', 'order_system_gateway', 'order_system_member',
+			 'order_system_monitor'))
+	$$, 'no function but the refuse_hidden_rows policy is granted to PUBLIC or to a role outside the extension''s five');
 
 SELECT is_empty($$
 	SELECT fn FROM actual WHERE secdef AND config NOT LIKE 'search_path=pg_catalog, pg_temp%'
@@ -120,7 +140,7 @@ SELECT set_eq($$SELECT fn FROM actual WHERE roles LIKE '%member%'
 
 -- Nobody but the owner reaches the internals, whatever EXECUTE says.
 SELECT is_empty($$
-	SELECT r FROM unnest('{public,order_system_admin,order_system_app,order_system_gateway,order_system_member}'::text[]) r
+	SELECT r FROM unnest('{public,order_system_admin,order_system_app,order_system_gateway,order_system_member,order_system_monitor}'::text[]) r
 	 WHERE has_schema_privilege(r, 'order_system_internal', 'USAGE, CREATE')
 	$$, 'no role but the owner may use schema order_system_internal');
 

@@ -182,7 +182,8 @@ INSERT INTO expect VALUES
 	('emit_event', '39P01', '39P01', '{}', 'trigger function called directly'),
 	('place_order_trigger', '39P01', '39P01', '{}', 'trigger function called directly'),
 	('refuse_delete', '0A000', '0A000', '{}', 'PL/pgSQL trigger function called directly'),
-	('register_payment_method', '00000', NULL, '{42501}', 'only the handler''s owner may register it');
+	('register_payment_method', '00000', NULL, '{42501}', 'only the handler''s owner may register it'),
+	('metrics_reset', '55000', '55000', '{}', 'the counters are off: the server does not preload order_system');
 
 ---------------------------------------------------------------- the calls
 

@@ -9,7 +9,7 @@
 -- session_replication_role or DISABLE TRIGGER, a CHECK constraint dropped),
 -- and asserts exactly which invariant rows the checker reports.
 BEGIN;
-SELECT plan(56);
+SELECT plan(58);
 
 SELECT order_system.create_member('Inv Ann', 'inv.ann@example.com', 10000) AS m \gset
 SELECT order_system.create_product('INV-A', 'Widget', 1000, 'KRW', 10) AS pa \gset
@@ -239,12 +239,30 @@ SELECT set_eq(format('SELECT * FROM pg_temp.invariants_after(%L)', format(
 		$$SET LOCAL session_replication_role = replica;
 		  DELETE FROM order_system.payment_method WHERE name = 'bank_transfer';
 		  DELETE FROM order_system.orders WHERE id = %s$$, :o_bank)),
-	format('VALUES (%L, %L), (%L, %L), (%L, %L), (%L, %L)',
+	format('VALUES (%L, %L), (%L, %L), (%L, %L), (%L, %L) UNION ALL %s',
 		   'payment_order_exists', 'payment ' || (SELECT id FROM order_system.payment WHERE order_id = :o_bank),
 		   'reference_exists', 'payment ' || (SELECT id FROM order_system.payment WHERE order_id = :o_bank),
 		   'order_line_order_exists', 'order line ' || :o_bank || '/' || :pb,
-		   'stock_matches_orders', 'product ' || :pb),
-	'an order and a payment method deleted behind the guards: payment_order_exists, order_line_order_exists, reference_exists');
+		   'stock_matches_orders', 'product ' || :pb,
+		   format($$SELECT 'event_order_exists', 'event ' || e.id FROM order_system.outbox e
+					 WHERE e.aggregate_type = 'order' AND e.aggregate_id = %s$$, :o_bank)),
+	'an order and a payment method deleted behind the guards: payment_order_exists, order_line_order_exists, reference_exists, event_order_exists');
+
+-- A consumer position from another cluster (a restored dump) is reported
+-- until it is re-based.
+SELECT set_eq(format('SELECT * FROM pg_temp.invariants_after(%L)',
+		$$SELECT order_system.register_consumer('inv-foreign');
+		  UPDATE order_system.consumer SET system_identifier = 1 WHERE name = 'inv-foreign'$$),
+	format('VALUES (%L, %L)', 'consumer_position_valid', 'consumer inv-foreign'),
+	'a position stamped by another cluster: consumer_position_valid');
+SELECT set_eq(format('SELECT * FROM pg_temp.invariants_after(%L)',
+		$$SELECT order_system.register_consumer('inv-ahead');
+		  UPDATE order_system.consumer
+			 SET last_snapshot = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000 || ':'
+								  || pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000 || ':')::pg_snapshot
+		   WHERE name = 'inv-ahead'$$),
+	format('VALUES (%L, %L)', 'consumer_position_valid', 'consumer inv-ahead'),
+	'a position ahead of the cluster''s xids: consumer_position_valid');
 
 SELECT is_empty('SELECT * FROM order_system.check_invariants()', 'healthy again after every corruption is undone');
 SELECT throws_ok(format($$UPDATE order_system.orders SET status = 'paid' WHERE id = %s$$, :o_split),

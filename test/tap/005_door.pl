@@ -8,6 +8,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use OrderSystem::TestCluster;
+use IPC::Run;
 
 my $node = order_system_node('door', preload => 0, extension => 0);
 
@@ -42,6 +43,27 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', q{SELECT is_called FROM order_system.orders_id_seq}),
 	'f', 'no order id was taken');
 
+# Another extension's script gets no pass: an event trigger calling the API
+# while CREATE EXTENSION citext runs its script is refused like any call.
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.door_probe (sqlstate text);
+	CREATE FUNCTION public.door_probe() RETURNS event_trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		BEGIN
+			PERFORM order_system.error_codes();
+			INSERT INTO public.door_probe VALUES ('00000');
+		EXCEPTION WHEN OTHERS THEN
+			INSERT INTO public.door_probe VALUES (SQLSTATE);
+		END;
+	END $$;
+	CREATE EVENT TRIGGER door_probe ON ddl_command_end EXECUTE FUNCTION public.door_probe();
+	CREATE EXTENSION citext;
+	DROP EVENT TRIGGER door_probe;
+	DROP EXTENSION citext;
+});
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT sqlstate, ',') FROM public.door_probe}),
+	'55000', "a call from another extension's script fails with 55000");
+
 # After the update the same calls work (or fail for their own reasons).
 $node->safe_psql('postgres', q{ALTER EXTENSION order_system UPDATE});
 my ($rc, $out, $err) = $node->psql('postgres', $calls{'place_order, card, no idempotency key'},
@@ -64,6 +86,29 @@ is($node->safe_psql('postgres',
 }, extra_params => ['-v', 'VERBOSITY=verbose']);
 like($err, qr/ERROR:  55000: the order_system library is version \Q$library\E but the extension installed here is 0\.6\.0/,
 	'a session that passed the door sees a replaced extension');
+
+# A call that passed the door and then waited for a lock while another
+# session replaced the extension fails once it has the lock, and writes
+# nothing into the replacing objects.
+$node->safe_psql('postgres', 'CREATE DATABASE swap');
+$node->safe_psql('swap', 'CREATE EXTENSION order_system');
+my ($swap_out, $swap_err) = ('', '');
+my $swap = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-d', $node->connstr('swap'), '-c',
+		q{BEGIN; DROP EXTENSION order_system; CREATE EXTENSION order_system VERSION '0.6.0';
+		  SELECT pg_sleep(3); COMMIT;} ],
+	'>', \$swap_out, '2>', \$swap_err);
+$node->poll_query_until('swap', q{
+	SELECT count(*) > 0 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	 WHERE l.granted AND l.mode = 'AccessExclusiveLock' AND l.relation IS NOT NULL
+	   AND a.query LIKE '%pg_sleep(3)%' AND a.wait_event = 'PgSleep'}) or die "the swap did not start: $swap_err";
+($rc, $out, $err) = $node->psql('swap', q{SELECT order_system.create_member('after the swap')},
+	extra_params => ['-v', 'VERBOSITY=verbose']);
+$swap->finish;
+like($err, qr/ERROR:  55000: the order_system library is version \Q$library\E but the extension installed here is 0\.6\.0/,
+	'a call that waited for the replacing session fails with 55000');
+is($node->safe_psql('swap', q{SELECT count(*) FROM order_system.member}), '0',
+	'and leaves nothing in the replacing objects');
 
 $node->stop;
 done_testing();

@@ -180,7 +180,7 @@ is(scalar(grep { $_->{event_type} eq 'payment.requested' } @events), 100,
 	'and their payment.requested events');
 my ($first) = @events;
 is_deeply([ sort keys %$first ],
-	[ qw(aggregate_id aggregate_type created_at event_type id payload tx_id) ],
+	[ qw(aggregate_id aggregate_type created_at event_type id payload trace_context tx_id) ],
 	'each line is one event object with the outbox columns');
 like($first->{tx_id}, qr/^\d+$/, 'tx_id is a string of digits');
 ($rc, $out, $err) = listen_run('-d', $db, '-c', 'catchup', '--once');
@@ -201,7 +201,8 @@ place_card_orders(1);
 ($rc, $out) = listen_run('-d', $db, '-c', 'everything', '--once');
 is($out, $node->safe_psql('postgres', qq{
 	SELECT string_agg(pg_catalog.row_to_json(e)::text, E'\\n' ORDER BY e.id)
-	  FROM (SELECT id, tx_id, event_type, aggregate_type, aggregate_id, payload, created_at
+	  FROM (SELECT id, tx_id, event_type, aggregate_type, aggregate_id, payload, created_at,
+					trace_context
 			  FROM order_system.outbox WHERE id > $before) e}) . "\n",
 	'each line is the event as row_to_json writes it, odd characters escaped alike');
 

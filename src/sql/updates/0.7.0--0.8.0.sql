@@ -41,6 +41,49 @@ REVOKE ALL ON FUNCTION
 	order_system_internal.orders_status_guard()
 FROM order_system_admin;
 
+-- Consumer positions are stamped with the cluster they were cut in and
+-- with the outbox id mark (60_events.sql).  Positions already ahead of this
+-- cluster's snapshot were restored from elsewhere: stamp 0 makes the next
+-- consumer call re-base them.
+ALTER TABLE order_system.consumer
+	ADD COLUMN system_identifier bigint,
+	ADD COLUMN last_mark bigint,
+	ADD COLUMN batch_mark bigint;
+UPDATE order_system.consumer c
+   SET system_identifier = CASE
+		WHEN pg_catalog.pg_snapshot_xmax(c.last_snapshot) OPERATOR(pg_catalog.<=)
+			 pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())
+		 AND (c.batch_snapshot IS NULL
+			  OR pg_catalog.pg_snapshot_xmax(c.batch_snapshot) OPERATOR(pg_catalog.<=)
+				 pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()))
+		THEN (pg_catalog.pg_control_system()).system_identifier ELSE 0 END,
+	   last_mark = coalesce(pg_catalog.pg_sequence_last_value('order_system.outbox_id_seq'::pg_catalog.regclass), 0),
+	   batch_mark = CASE WHEN c.batch_snapshot IS NOT NULL
+		THEN coalesce(pg_catalog.pg_sequence_last_value('order_system.outbox_id_seq'::pg_catalog.regclass), 0) END;
+ALTER TABLE order_system.consumer
+	ALTER COLUMN system_identifier SET NOT NULL,
+	ALTER COLUMN last_mark SET NOT NULL;
+COMMENT ON TABLE order_system.consumer IS 'Outbox consumers and their acknowledged positions (transaction snapshots, stamped with the cluster they were cut in).';
+
+-- Events carry the trace context of the transaction that wrote them
+-- (order_system.traceparent), and next_batch returns it.  batch_event is
+-- only next_batch's result type: an attribute added at its end changes
+-- nothing a caller reading the earlier columns sees.
+ALTER TABLE order_system.outbox ADD COLUMN trace_context text;
+COMMENT ON COLUMN order_system.outbox.trace_context IS 'The W3C traceparent (order_system.traceparent) of the transaction that wrote the event; NULL: none.';
+ALTER TYPE order_system.batch_event ADD ATTRIBUTE trace_context text;
+
+-- The read-only monitoring role (00_schema.sql); its grants follow the
+-- metrics functions (0.7.0--0.8.0.after.sql).
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_monitor') THEN
+		CREATE ROLE order_system_monitor NOLOGIN;
+	END IF;
+END
+$roles$;
+GRANT USAGE ON SCHEMA order_system TO order_system_monitor;
+
 -- Backups without a superuser: the role a backup login is put in, its
 -- reads, and a loud refusal for readers that row-level security would
 -- silently give an empty table (70_row_security.sql, 90_privileges.sql).

@@ -22,7 +22,9 @@ use Time::HiRes qw(time usleep);
 our @EXPORT = qw(
   order_system_node installed_program run_program wait_until
   wait_for_notifier place_order place_orders max_event_id invariants_ok
-  postmaster_pid restart_after_crash create_delivery_log delivery_check);
+  postmaster_pid restart_after_crash create_delivery_log delivery_check
+  orders_undelivered positions_backwards listener_start listener_stop caught_up
+  notifier_up prepare_moving_shop moved_delivery_ok);
 
 # A started node.  preload (default 1): order_system in
 # shared_preload_libraries, its notifier serving the database postgres and
@@ -165,14 +167,19 @@ sub restart_after_crash
 }
 
 # A consumer that records what it receives in the transaction that
-# acknowledges it: table delivered (consumer, batch_id, id) and procedure
-# drain(consumer, INOUT received): next_batch, record, ack_batch, commit,
-# until nothing is left; received is the number of events.
+# acknowledges it: table delivered (consumer, batch_id, id, event_type,
+# aggregate_id) and procedure drain(consumer, INOUT received): next_batch,
+# record, ack_batch, commit, until nothing is left; received is the number
+# of events.  Each drain then records every
+# consumer's position in positions_log (the cluster it was recorded in,
+# the row's stamp if it has one, the acknowledged snapshot).
 sub create_delivery_log
 {
 	my ($node) = @_;
 	$node->safe_psql('postgres', q{
-	CREATE TABLE delivered (consumer text, batch_id bigint, id bigint);
+	CREATE TABLE delivered (consumer text, batch_id bigint, id bigint, event_type text, aggregate_id bigint);
+	CREATE TABLE positions_log (seq bigserial, consumer text, cluster bigint, stamp text,
+		position pg_snapshot);
 	CREATE PROCEDURE drain(consumer text, INOUT received bigint DEFAULT 0)
 	LANGUAGE plpgsql AS $$
 	DECLARE
@@ -180,7 +187,8 @@ sub create_delivery_log
 	BEGIN
 		received := 0;
 		LOOP
-			INSERT INTO delivered SELECT consumer, b.batch_id, b.id FROM order_system.next_batch(consumer) b;
+			INSERT INTO delivered SELECT consumer, b.batch_id, b.id, b.event_type, b.aggregate_id
+			  FROM order_system.next_batch(consumer) b;
 			GET DIAGNOSTICS k = ROW_COUNT;
 			EXIT WHEN k = 0;
 			PERFORM order_system.ack_batch(consumer,
@@ -188,9 +196,38 @@ sub create_delivery_log
 			COMMIT;
 			received := received + k;
 		END LOOP;
+		INSERT INTO positions_log (consumer, cluster, stamp, position)
+		SELECT c.name, (pg_control_system()).system_identifier, to_jsonb(c)->>'system_identifier',
+			   c.last_snapshot
+		  FROM order_system.consumer c;
 	END $$;
 });
 	return;
+}
+
+# How many orders have no order.placed event delivered to $consumer.
+sub orders_undelivered
+{
+	my ($node, $consumer, $db) = @_;
+	return $node->safe_psql($db // 'postgres', qq{
+		SELECT count(*) FROM order_system.orders o
+		 WHERE NOT EXISTS (SELECT 1 FROM delivered d
+							WHERE d.consumer = '$consumer' AND d.event_type = 'order.placed'
+							  AND d.aggregate_id = o.id)});
+}
+
+# The steps in positions_log where a consumer's acknowledged snapshot moved
+# backwards (its xmax fell) between two records of the same stamp, as
+# "consumer: xmax -> xmax" lines; '' when there is none.
+sub positions_backwards
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql($db // 'postgres', q{
+		SELECT string_agg(format('%s: %s -> %s', consumer, prev, cur), E'\n' ORDER BY seq)
+		  FROM (SELECT seq, consumer, pg_snapshot_xmax(position) AS cur,
+					   lag(pg_snapshot_xmax(position)) OVER (PARTITION BY consumer, stamp ORDER BY seq) AS prev
+				  FROM positions_log) s
+		 WHERE cur < prev});
 }
 
 # What $consumer recorded in delivered compared with the outbox events after
@@ -209,6 +246,124 @@ sub delivery_check
 			   || '/' ||
 			   (SELECT count(*) FROM delivered d WHERE d.consumer = '$consumer'
 				   AND NOT EXISTS (SELECT 1 FROM order_system.outbox e WHERE e.id = d.id))});
+}
+
+# Background listeners, stopped at exit even if a test bails out.
+my @background;
+END { local $?; eval { $_->kill_kill } for @background; }
+
+# A listener: drains @consumers every 0.2 s, one psql per drain, errors
+# (the extension or a table not restored yet) ignored until the next round.
+sub listener_start
+{
+	my ($node, $name, @consumers) = @_;
+	my $cs = $node->connstr('postgres');
+	my $calls = join(' ', map { "-c \"CALL drain('$_')\"" } @consumers);
+	my $h = IPC::Run::start([ 'bash', '-c', "while :; do psql -X -q -d \"$cs\" $calls; sleep 0.2; done" ],
+		'<', \undef, '>', $node->basedir . "/$name.out", '2>', $node->basedir . "/$name.err");
+	push @background, $h;
+	return $h;
+}
+
+sub listener_stop
+{
+	my ($h) = @_;
+	$h->kill_kill;
+	@background = grep { $_ != $h } @background;
+	return;
+}
+
+# Whether both consumers have every order's event, waiting for the listener.
+sub caught_up
+{
+	my ($node) = @_;
+	return wait_until(sub {
+		orders_undelivered($node, 'alpha') eq '0' && orders_undelivered($node, 'beta') eq '0'
+	});
+}
+
+# Whether the notifier worker runs (before the extension is restored).
+sub notifier_up
+{
+	my ($node) = @_;
+	return $node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'order_system notifier'});
+}
+
+# The checks a case of moving a database ends with (table allowed_twice:
+# the ids of events some consumer had not acknowledged when it moved).
+sub moved_delivery_ok
+{
+	my ($node, $case) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	$node->safe_psql('postgres', q{CALL drain('alpha'); CALL drain('beta')});
+	is(orders_undelivered($node, 'alpha') . '/' . orders_undelivered($node, 'beta'), '0/0',
+		"$case: every order's event reached both consumers (0 lost)");
+	is($node->safe_psql('postgres', q{
+		SELECT count(*) FROM order_system.outbox e, (VALUES ('alpha'), ('beta')) c(name)
+		 WHERE NOT EXISTS (SELECT 1 FROM delivered d WHERE d.consumer = c.name AND d.id = e.id)
+		   AND NOT EXISTS (SELECT 1 FROM before_consumers b WHERE b.id = e.id)}),
+		'0', "$case: every retained event was delivered to both")
+	  or diag($node->safe_psql('postgres', q{
+		SELECT c.name, e.id, e.tx_id, e.event_type, e.aggregate_id
+		  FROM order_system.outbox e, (VALUES ('alpha'), ('beta')) c(name)
+		 WHERE NOT EXISTS (SELECT 1 FROM delivered d WHERE d.consumer = c.name AND d.id = e.id)
+		 ORDER BY 1, 2}) . "\n" . $node->safe_psql('postgres', 'SELECT * FROM order_system.consumer'));
+	is($node->safe_psql('postgres', q{
+		SELECT count(*) FROM (SELECT consumer, id FROM delivered GROUP BY 1, 2 HAVING count(*) > 1) d
+		 WHERE NOT EXISTS (SELECT 1 FROM allowed_twice a WHERE a.id = d.id)}),
+		'0', "$case: delivered twice only what some consumer had not acknowledged at the dump");
+	is(positions_backwards($node), '', "$case: no position moved backwards");
+	is($node->safe_psql('postgres', q{SELECT sum(pending_events) FROM order_system.consumer_status()}),
+		'0', "$case: consumer_status shows nothing pending");
+	invariants_ok($node, "$case: check_invariants() is clean");
+	return;
+}
+
+# A shop about to be moved (dumped, upgraded): consumers alpha and beta
+# (table before_consumers: the events written before they registered),
+# 80 orders, of which alpha has acknowledged 65 (the last 15 are in its
+# open batch) and beta 40, delivered by a listener; table allowed_twice
+# holds the events some consumer has not acknowledged.  xids: burn that
+# many transaction ids first.
+sub prepare_moving_shop
+{
+	my ($node, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	create_delivery_log($node);
+	$node->safe_psql('postgres', q{
+		SELECT order_system.create_member('Buyer ' || i, NULL, 1000000000) FROM generate_series(1, 8) i;
+		SELECT order_system.create_product('R-' || i, 'Restored ' || i, 100, 'KRW', 1000000)
+		  FROM generate_series(1, 4) i;
+		CREATE TABLE before_consumers AS SELECT id FROM order_system.outbox;
+		SELECT order_system.register_consumer('alpha');
+		SELECT order_system.register_consumer('beta');
+	});
+	# The source's xids run well ahead of a fresh cluster's.
+	$node->safe_psql('postgres', "SELECT pg_current_xact_id();\n" x $opts{xids}) if $opts{xids};
+
+	my $listener = listener_start($node, 'before_move', 'alpha', 'beta');
+	place_orders($node, 40);
+	ok(caught_up($node), 'before the move: the listener delivers the first orders to both consumers');
+	listener_stop($listener);
+	# beta lags behind alpha; alpha leaves a batch open
+	$listener = listener_start($node, 'before_move_alpha', 'alpha');
+	place_orders($node, 25);
+	ok(wait_until(sub { orders_undelivered($node, 'alpha') eq '0' }), 'before the move: alpha keeps up');
+	listener_stop($listener);
+	place_orders($node, 15);
+	$node->safe_psql('postgres', q{SELECT count(*) FROM order_system.next_batch('alpha')});
+	is($node->safe_psql('postgres', q{SELECT string_agg(name || ' ' || batch_open, ',' ORDER BY name)
+		FROM order_system.consumer_status() WHERE pending_events > 0}), 'alpha true,beta false',
+		'before the move: both consumers have events pending, alpha in an open batch');
+
+	# What some consumer has not acknowledged may come twice; the table moves with the data.
+	$node->safe_psql('postgres', q{
+		CREATE TABLE allowed_twice AS
+		SELECT e.id FROM order_system.outbox e
+		 WHERE NOT EXISTS (SELECT 1 FROM delivered d WHERE d.consumer = 'alpha' AND d.id = e.id)
+			OR NOT EXISTS (SELECT 1 FROM delivered d WHERE d.consumer = 'beta' AND d.id = e.id)});
+	return;
 }
 
 1;

@@ -1,0 +1,37 @@
+/*
+ * metrics.c (store)
+ *	  What the counters need from the tables: the payment method an order
+ *	  was placed with.
+ */
+#include "order_system.h"
+
+#include "catalog/pg_type.h"
+
+/*
+ * A kept statement, not a plan-free read: orders is a table the plan-free
+ * writer only inserts into.
+ */
+static os_stmt order_method = OS_STMT(
+									  "SELECT payment_method FROM order_system.orders WHERE id = $1",
+									  1, INT8OID);
+
+/*
+ * The payment method of order order_id; NULL if there is no such order.
+ * Leaves SPI_tuptable as it was: saga steps call it between statements.
+ */
+char *
+os_store_order_method(int64 order_id)
+{
+	Datum		v = Int64GetDatum(order_id);
+	SPITupleTable *saved = SPI_tuptable;
+	uint64		processed = SPI_processed;
+	char	   *method = NULL;
+
+	SPI_tuptable = NULL;
+	if (os_exec(&order_method, &v, NULL, 1) == 1)
+		method = os_getstr(0, 1);
+	SPI_freetuptable(SPI_tuptable);
+	SPI_tuptable = saved;
+	SPI_processed = processed;
+	return method;
+}

@@ -1,0 +1,176 @@
+/*
+ * saga.c (store)
+ *	  The rows a saga step reads and changes: the order and its payment
+ *	  (locked), the products of its lines, the status columns, the deposit
+ *	  lookup and the expiry batch.
+ */
+#include "order_system.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+/* The order's member, read without a lock (it never changes). */
+static os_stmt order_member = OS_STMT(
+									  "SELECT member_id FROM order_system.orders WHERE id = $1",
+									  1, INT8OID);
+
+static os_stmt lock_order = OS_STMT(
+									"SELECT o.status, o.member_id, o.currency, p.id, p.points_amount, p.external_amount,"
+									" EXISTS (SELECT 1 FROM order_system.order_line l"
+									" WHERE l.order_id = o.id AND l.bucket IS NOT NULL), p.reference"
+									" FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
+									" WHERE o.id = $1 FOR NO KEY UPDATE OF o",
+									1, INT8OID);
+enum
+{
+	LOCKED_STATUS = 1, LOCKED_MEMBER_ID, LOCKED_CURRENCY, LOCKED_PAYMENT_ID,
+	LOCKED_POINTS_AMOUNT, LOCKED_EXTERNAL_AMOUNT, LOCKED_HAS_BUCKETS, LOCKED_REFERENCE
+};
+
+static os_stmt lock_products = OS_STMT(
+									   "SELECT p.id FROM order_system.product p WHERE p.id IN"
+									   " (SELECT l.product_id FROM order_system.order_line l WHERE l.order_id = $1)"
+									   " ORDER BY p.id FOR NO KEY UPDATE OF p",
+									   1, INT8OID);
+
+static os_stmt set_order_status = OS_STMT(
+										  "UPDATE order_system.orders SET status = $2, status_reason = coalesce($3, status_reason),"
+										  " points_earned = points_earned + $4, updated_at = pg_catalog.now() WHERE id = $1",
+										  4, INT8OID, TEXTOID, TEXTOID, INT8OID);
+
+static os_stmt set_payment_status = OS_STMT(
+											"UPDATE order_system.payment SET status = $2, gateway_ref = coalesce($3, gateway_ref),"
+											" updated_at = pg_catalog.now() WHERE id = $1",
+											3, INT8OID, TEXTOID, TEXTOID);
+
+static os_stmt find_deposit = OS_STMT(
+									  "SELECT order_id, external_amount FROM order_system.payment WHERE reference = $1",
+									  1, TEXTOID);
+
+static os_stmt expirable = OS_STMT(
+								   "SELECT o.id FROM order_system.orders o"
+								   " JOIN order_system.payment p ON p.order_id = o.id"
+								   " WHERE o.status = 'pending_payment' AND p.status = 'pending'"
+								   " AND p.expires_at <= pg_catalog.now()"
+								   " ORDER BY p.expires_at LIMIT $1 FOR NO KEY UPDATE OF o SKIP LOCKED",
+								   1, INT4OID);
+
+static os_stmt lock_batch_members = OS_STMT(
+											"SELECT m.id FROM order_system.member m WHERE m.id IN"
+											" (SELECT o.member_id FROM order_system.orders o"
+											" JOIN order_system.payment p ON p.order_id = o.id"
+											" WHERE o.id OPERATOR(pg_catalog.=) ANY ($1) AND p.points_amount > 0)"
+											" ORDER BY m.id FOR NO KEY UPDATE OF m",
+											1, INT8ARRAYOID);
+
+bool
+os_store_order_member(int64 order_id, int64 *member_id)
+{
+	Datum		v = Int64GetDatum(order_id);
+
+	if (os_exec(&order_member, &v, NULL, 1) == 0)
+		return false;
+	*member_id = os_getint64(0, 1);
+	return true;
+}
+
+bool
+os_store_lock_order(int64 order_id, os_locked_order *o)
+{
+	Datum		v = Int64GetDatum(order_id);
+	bool		isnull;
+
+	if (os_exec(&lock_order, &v, NULL, 1) == 0)
+		return false;
+	o->status = os_getstr(0, LOCKED_STATUS);
+	o->member_id = os_getint64(0, LOCKED_MEMBER_ID);
+	o->currency = os_getstr(0, LOCKED_CURRENCY);
+	o->payment_id = os_getint64(0, LOCKED_PAYMENT_ID);
+	o->points_amount = os_getint64(0, LOCKED_POINTS_AMOUNT);
+	o->external_amount = os_getint64(0, LOCKED_EXTERNAL_AMOUNT);
+	o->has_buckets = DatumGetBool(os_getattr(0, LOCKED_HAS_BUCKETS, &isnull));
+	o->reference = os_getstr(0, LOCKED_REFERENCE);
+	return true;
+}
+
+static Datum
+id_array(const int64 *ids, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int64GetDatum(ids[i]);
+	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL,
+										   TYPALIGN_DOUBLE));
+}
+
+void
+os_store_lock_line_stock(int64 order_id, bool has_buckets)
+{
+	Datum		v = Int64GetDatum(order_id);
+
+	if (has_buckets)
+		os_lock_line_stock(id_array(&order_id, 1));
+	else
+		os_exec(&lock_products, &v, NULL, 0);
+}
+
+void
+os_store_set_order_status(int64 order_id, const char *status, const char *reason,
+						  int64 points_earned)
+{
+	Datum		v[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	v[0] = Int64GetDatum(order_id);
+	v[1] = CStringGetTextDatum(status);
+	v[2] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	nulls[2] = reason ? ' ' : 'n';
+	v[3] = Int64GetDatum(points_earned);
+	os_exec(&set_order_status, v, nulls, 0);
+}
+
+void
+os_store_set_payment_status(int64 payment_id, const char *status, const char *gateway_ref)
+{
+	Datum		v[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	v[0] = Int64GetDatum(payment_id);
+	v[1] = CStringGetTextDatum(status);
+	v[2] = gateway_ref ? CStringGetTextDatum(gateway_ref) : (Datum) 0;
+	nulls[2] = gateway_ref ? ' ' : 'n';
+	os_exec(&set_payment_status, v, nulls, 0);
+}
+
+bool
+os_store_find_deposit(const char *reference, int64 *order_id, int64 *amount_due)
+{
+	Datum		v = CStringGetTextDatum(reference);
+
+	if (os_exec(&find_deposit, &v, NULL, 1) == 0)
+		return false;
+	*order_id = os_getint64(0, 1);
+	*amount_due = os_getint64(0, 2);
+	return true;
+}
+
+int
+os_store_lock_expired_orders(int max_orders, int64 **order_ids)
+{
+	Datum		v = Int32GetDatum(max_orders);
+	int			n = os_exec(&expirable, &v, NULL, 0);
+	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		ids[i] = os_getint64(i, 1);
+	if (n > 0)
+	{
+		v = id_array(ids, n);
+		os_lock_line_stock(v);
+		os_exec(&lock_batch_members, &v, NULL, 0);
+	}
+	*order_ids = ids;
+	return n;
+}
