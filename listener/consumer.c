@@ -8,8 +8,11 @@
  * so delivery is at-least-once.  The wait is a LISTEN on
  * order_system_events with the poll interval as a timeout: NOTIFY is only
  * a wake-up, the outbox is read either way.  A dropped connection is
- * re-opened with jittered exponential backoff; errors that retrying cannot
- * fix (no extension, unknown consumer, no privilege) end the program.
+ * re-opened with jittered exponential backoff, and so is one to a server
+ * that refuses writes (25006: a standby), so that a multi-host conninfo with
+ * target_session_attrs=read-write finds the primary after a failover;
+ * errors that retrying cannot fix (no extension, unknown consumer, no
+ * privilege) end the program.
  */
 #include "consumer.h"
 
@@ -143,6 +146,9 @@ classify(PGconn *conn, const PGresult *res)
 	if (PQstatus(conn) != CONNECTION_OK || s == NULL)
 		return FAULT_LOST;
 	if (strncmp(s, "08", 2) == 0 || strncmp(s, "57P0", 4) == 0)
+		return FAULT_LOST;
+	/* a standby (or a read-only server): another host may be the primary */
+	if (strcmp(s, "25006") == 0)
 		return FAULT_LOST;
 	if (strcmp(s, "OS015") == 0 || strncmp(s, "42", 2) == 0 ||
 		strncmp(s, "28", 2) == 0 || strcmp(s, "3F000") == 0)
@@ -605,6 +611,15 @@ reconnect(loop *l)
 	l->fatal[0] = '\0';
 	PQfinish(l->conn);
 	l->conn = NULL;
+
+	/*
+	 * The ack of the last batch delivered is not sent on the new connection:
+	 * what the handler wrote for it (the gateway's settlements, committed
+	 * without waiting for their flush) may have been lost with the server, or
+	 * never reached the standby that is now the primary, while the open batch
+	 * survived.  The batch is delivered again instead (at least once).
+	 */
+	l->unacked[0] = '\0';
 	for (attempt = 1;; attempt++)
 	{
 		long		ms = jitter(d);
@@ -623,7 +638,7 @@ reconnect(loop *l)
 		s = PQstatus(l->conn) == CONNECTION_OK ? setup(l) : STEP_LOST;
 		if (s == STEP_NEXT)
 		{
-			os_log("reconnected");
+			os_log("reconnected to host %s port %s", PQhost(l->conn), PQport(l->conn));
 			return true;
 		}
 		if (s == STEP_EXIT)

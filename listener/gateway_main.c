@@ -233,6 +233,14 @@ gateway_batch(PGconn *conn, os_batch *b, void *arg)
 	{
 		os_outcome	out = is_card_payment(b->rows, i) ? settle(conn, g, b, i) : OS_DONE;
 
+		/*
+		 * A retry on the same connection resumes after the rows settled.
+		 * After a lost connection the batch starts over: settlements are
+		 * committed without waiting for their flush, so the server (or the
+		 * standby promoted in its place) may not have the last ones.
+		 */
+		if (out == OS_LOST)
+			g->batch[0] = '\0';
 		if (out != OS_DONE)
 			return out;
 		g->next_row = i + 1;

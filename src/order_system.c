@@ -8,6 +8,9 @@
 #include <limits.h>
 
 #include "fmgr.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlogrecovery.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -150,6 +153,39 @@ void
 os_enter(FunctionCallInfo fcinfo)
 {
 	os_check_installed_version();
+}
+
+/*
+ * Refuse, with 25006, a call that writes where nothing can be written: on a
+ * hot standby, which serves reads while every write goes to its primary,
+ * or in a read-only transaction.  It runs before the call reads anything,
+ * so the refusal never depends on the arguments.  On a standby the message
+ * names the primary's host and port from primary_conninfo (nothing else of
+ * it).
+ */
+void
+os_require_writable(const char *what)
+{
+	char		server[256];
+
+	if (RecoveryInProgress())
+	{
+		bool		named;
+
+		named = PrimaryConnInfo != NULL &&
+			os_conninfo_server(PrimaryConnInfo, server, sizeof server);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot run %s on a standby server", what),
+				 named ? errdetail("This server replays the primary at %s; writes go there.", server)
+				 : errdetail("This server is a standby; writes go to its primary."),
+				 errhint("Connect with target_session_attrs=read-write to reach the primary.")));
+	}
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot run %s in a read-only transaction", what)));
 }
 
 int

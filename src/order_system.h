@@ -91,6 +91,27 @@ extern void os_recheck_installed_version(void);
 	static Datum \
 	name##_body(FunctionCallInfo fcinfo)
 
+/*
+ * A function that writes is defined with OS_WRITER instead: past the door
+ * it refuses with 25006, before it reads its arguments, to run on a hot
+ * standby or in a read-only transaction (os_require_writable).  The name
+ * in the message is the C name without its "os_".
+ */
+extern void os_require_writable(const char *what);
+
+#define OS_WRITER(name) \
+	static Datum name##_body(FunctionCallInfo fcinfo); \
+	PG_FUNCTION_INFO_V1(name); \
+	Datum \
+	name(PG_FUNCTION_ARGS) \
+	{ \
+		os_enter(fcinfo); \
+		os_require_writable(&(#name)[3]); \
+		return name##_body(fcinfo); \
+	} \
+	static Datum \
+	name##_body(FunctionCallInfo fcinfo)
+
 /* ------------------------------------------------------------------ SPI */
 
 /* A statement prepared once per backend and kept (SPI_keepplan). */

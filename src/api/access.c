@@ -54,3 +54,13 @@ OS_FUNCTION(os_current_member_id)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(member_id);
 }
+
+/*
+ * require_writable(what): the same refusal for the PL/pgSQL functions that
+ * write, as their first statement.
+ */
+OS_FUNCTION(os_require_writable_sql)
+{
+	os_require_writable(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}

@@ -274,6 +274,7 @@ OS_FUNCTION(os_next_batch)
 	DestReceiver *dest;
 	int64		n;
 
+	os_require_writable("next_batch, which records the consumer's position,");
 	if (PG_ARGISNULL(0))
 		os_error(OS_ERR_NULL_VALUE, "consumer must not be null");
 	name = PG_GETARG_TEXT_PP(0);
@@ -315,7 +316,7 @@ OS_FUNCTION(os_next_batch)
  * the first time; false for a batch acknowledged before (or dropped by a
  * replay); OS016 for a batch never cut.
  */
-OS_FUNCTION(os_ack_batch)
+OS_WRITER(os_ack_batch)
 {
 	text	   *name;
 	os_consumer_row c;

@@ -10,7 +10,7 @@
 #include "utils/builtins.h"
 
 /* create_member(name, email, initial_points) -> member id */
-OS_FUNCTION(os_create_member)
+OS_WRITER(os_create_member)
 {
 	static const char *const names[] = {"name"};
 	char	   *name;
@@ -53,7 +53,7 @@ lock_member_row(int64 member_id)
 }
 
 /* deactivate_member(member_id) -> true if it was active, false if already not */
-OS_FUNCTION(os_deactivate_member)
+OS_WRITER(os_deactivate_member)
 {
 	static const char *const names[] = {"member_id"};
 	int64		member_id;
@@ -76,7 +76,7 @@ OS_FUNCTION(os_deactivate_member)
 }
 
 /* adjust_points(member_id, delta, reason) -> new balance */
-OS_FUNCTION(os_adjust_points)
+OS_WRITER(os_adjust_points)
 {
 	static const char *const names[] = {"member_id", "delta", "reason"};
 	int64		member_id;

@@ -505,7 +505,7 @@ os_place_order_values(int64 member_id, Jsonb *lines, text *method, text *idem_ke
 }
 
 /* place_order(member_id, lines, payment_method, idempotency_key, payment_params) */
-OS_FUNCTION(os_place_order)
+OS_WRITER(os_place_order)
 {
 	place_request req;
 	place_result res;

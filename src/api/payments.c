@@ -332,7 +332,7 @@ check_handler(Oid handler)
 }
 
 /* register_payment_method(name, handler, description) */
-OS_FUNCTION(os_register_payment_method)
+OS_WRITER(os_register_payment_method)
 {
 	static const char *const names[] = {"name", "handler"};
 	char	   *name;
@@ -372,7 +372,7 @@ OS_FUNCTION(os_payment_handler_valid)
 }
 
 /* set_payment_method_enabled(name, enabled) -> enabled */
-OS_FUNCTION(os_set_payment_method_enabled)
+OS_WRITER(os_set_payment_method_enabled)
 {
 	static const char *const names[] = {"name", "enabled"};
 	char	   *name;

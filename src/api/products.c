@@ -36,7 +36,7 @@ emit_product_event(const char *type, int64 product_id, const char *key, int64 va
 }
 
 /* create_product(sku, name, price, currency, initial_stock) -> product id */
-OS_FUNCTION(os_create_product)
+OS_WRITER(os_create_product)
 {
 	static const char *const names[] = {"sku", "name", "price", "currency"};
 	char	   *sku;
@@ -66,7 +66,7 @@ OS_FUNCTION(os_create_product)
 }
 
 /* set_price(product_id, price) -> the new price */
-OS_FUNCTION(os_set_price)
+OS_WRITER(os_set_price)
 {
 	static const char *const names[] = {"product_id", "price"};
 
@@ -82,7 +82,7 @@ OS_FUNCTION(os_set_price)
 }
 
 /* restock(product_id, quantity) -> stock available afterwards */
-OS_FUNCTION(os_restock)
+OS_WRITER(os_restock)
 {
 	static const char *const names[] = {"product_id", "quantity"};
 	int64		available;
@@ -102,7 +102,7 @@ OS_FUNCTION(os_restock)
 }
 
 /* deactivate_product(product_id) -> true if it was active */
-OS_FUNCTION(os_deactivate_product)
+OS_WRITER(os_deactivate_product)
 {
 	static const char *const names[] = {"product_id"};
 	int64		id;

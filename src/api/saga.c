@@ -282,33 +282,33 @@ saga_sql(FunctionCallInfo fcinfo, os_event ev, const char *text_name)
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }
 
-OS_FUNCTION(os_confirm_payment)
+OS_WRITER(os_confirm_payment)
 {
 	return saga_sql(fcinfo, OS_EVENT_CAPTURE, "gateway_ref");
 }
 
-OS_FUNCTION(os_decline_payment)
+OS_WRITER(os_decline_payment)
 {
 	return saga_sql(fcinfo, OS_EVENT_DECLINE, "reason");
 }
 
-OS_FUNCTION(os_cancel_order)
+OS_WRITER(os_cancel_order)
 {
 	return saga_sql(fcinfo, OS_EVENT_CANCEL, "reason");
 }
 
-OS_FUNCTION(os_complete_order)
+OS_WRITER(os_complete_order)
 {
 	return saga_sql(fcinfo, OS_EVENT_COMPLETE, NULL);
 }
 
-OS_FUNCTION(os_refund_order)
+OS_WRITER(os_refund_order)
 {
 	return saga_sql(fcinfo, OS_EVENT_REFUND, "reason");
 }
 
 /* confirm_deposit(reference, amount): a bank transfer arrived. */
-OS_FUNCTION(os_confirm_deposit)
+OS_WRITER(os_confirm_deposit)
 {
 	static const char *const names[] = {"reference", "amount"};
 	char	   *reference;
@@ -333,7 +333,7 @@ OS_FUNCTION(os_confirm_deposit)
 }
 
 /* expire_orders(max_orders): expire unpaid orders past their deadline. */
-OS_FUNCTION(os_expire_orders)
+OS_WRITER(os_expire_orders)
 {
 	static const char *const names[] = {"max_orders"};
 	int32		max_orders;

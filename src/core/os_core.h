@@ -259,6 +259,16 @@ extern uint64_t os_request_fingerprint(int64_t member_id, const char *method,
 									   const os_line *lines, int nlines,
 									   const char *params_text);
 
+/* --------------------------------------------------------- replication */
+
+/*
+ * The server a keyword=value conninfo (a standby's primary_conninfo) names,
+ * as "host=H port=P" with whichever of host (or hostaddr) and port it sets,
+ * into buf; nothing else of it (never a password).  False, buf "", when it
+ * names neither, is malformed or is a URI.
+ */
+extern bool os_conninfo_server(const char *conninfo, char *buf, size_t buflen);
+
 /* ------------------------------------------------- consumer positions */
 
 /*

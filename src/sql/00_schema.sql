@@ -33,7 +33,8 @@ $guard$;
 
 -- Roles are cluster-wide: create them once, grant to them on purpose
 -- (90_privileges.sql).  order_system_member is for a member's own login
--- role, linked to the member by set_member_login (10_members.sql).
+-- role, linked to the member by set_member_login (10_members.sql);
+-- order_system_backup for the login that runs pg_dump (70_row_security.sql);
 -- order_system_monitor reads the metrics (87_metrics.sql) and nothing else.
 DO $roles$
 BEGIN
@@ -48,6 +49,9 @@ BEGIN
 	END IF;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_member') THEN
 		CREATE ROLE order_system_member NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_backup') THEN
+		CREATE ROLE order_system_backup NOLOGIN;
 	END IF;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_monitor') THEN
 		CREATE ROLE order_system_monitor NOLOGIN;
@@ -121,3 +125,10 @@ END
 $$;
 COMMENT ON FUNCTION order_system_internal.require_arg(anyelement, text)
 	IS 'Raise 22004 naming the argument when value is NULL.';
+
+CREATE OR REPLACE FUNCTION order_system_internal.require_writable(what text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'os_require_writable_sql'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION order_system_internal.require_writable(text)
+	IS 'Raise 25006 naming what, on a standby (and its primary) or in a read-only transaction.';

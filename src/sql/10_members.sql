@@ -115,6 +115,7 @@ AS $$
 DECLARE
 	role_name name := order_system_internal.check_member_login(set_member_login.login);
 BEGIN
+	PERFORM order_system_internal.require_writable('set_member_login');
 	PERFORM order_system_internal.require_arg(set_member_login.member_id, 'member_id');
 	IF NOT EXISTS (SELECT FROM order_system.member m WHERE m.id = set_member_login.member_id) THEN
 		RAISE EXCEPTION 'member % not found', set_member_login.member_id USING ERRCODE = 'OS001';
@@ -134,6 +135,7 @@ AS $$
 DECLARE
 	role_name name := order_system_internal.check_member_login(clear_member_login.login);
 BEGIN
+	PERFORM order_system_internal.require_writable('clear_member_login');
 	DELETE FROM order_system.member_login l WHERE l.login = role_name;
 	IF NOT FOUND THEN
 		RETURN false;

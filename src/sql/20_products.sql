@@ -123,6 +123,7 @@ DECLARE
 	total bigint;
 	gathered bigint;
 BEGIN
+	PERFORM order_system_internal.require_writable('set_flash_sale');
 	PERFORM order_system_internal.require_arg(product_id, 'product_id');
 	PERFORM order_system_internal.require_arg(buckets, 'buckets');
 	IF buckets NOT BETWEEN 0 AND 64 THEN

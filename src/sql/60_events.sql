@@ -212,6 +212,7 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM order_system_internal.require_writable('register_consumer');
 	PERFORM order_system_internal.require_arg(name, 'name');
 	PERFORM order_system_internal.require_arg(from_start, 'from_start');
 	IF name !~ '^[a-z][a-z0-9_.-]{0,62}$' THEN
@@ -237,6 +238,7 @@ AS $$
 DECLARE
 	o regrole;
 BEGIN
+	PERFORM order_system_internal.require_writable('unregister_consumer');
 	PERFORM order_system_internal.require_arg(name, 'name');
 	SELECT c.owner INTO o FROM order_system.consumer c WHERE c.name = unregister_consumer.name FOR UPDATE;
 	IF NOT FOUND THEN
@@ -300,6 +302,7 @@ DECLARE
 	cur pg_snapshot;
 	c order_system.consumer;
 BEGIN
+	PERFORM order_system_internal.require_writable('replay_consumer');
 	PERFORM order_system_internal.require_arg(after_event_id, 'after_event_id');
 	-- a position from another cluster is re-based before it is rewound
 	PERFORM order_system_internal.rebase_positions();
@@ -351,6 +354,7 @@ AS $$
 DECLARE
 	n bigint;
 BEGIN
+	PERFORM order_system_internal.require_writable('prune_outbox');
 	IF EXISTS (SELECT FROM order_system.consumer) THEN
 		DELETE FROM order_system.outbox e
 		 WHERE e.tx_id < (SELECT min(pg_snapshot_xmin(c.last_snapshot)) FROM order_system.consumer c)

@@ -123,6 +123,30 @@ BEGIN ATOMIC
 	   -- events of orders older than the last prune may be gone on purpose
 	   AND o.created_at > coalesce((SELECT p.pruned_at FROM order_system.outbox_pruned p),
 								   '-infinity')
+	-- rows whose parent is gone: deleted behind the API's back, or left out
+	-- of a dump or a restore
+	UNION ALL
+	SELECT 'order_member_exists', 'order ' || o.id, 'member ' || o.member_id || ' does not exist'
+	  FROM order_system.orders o
+	 WHERE NOT EXISTS (SELECT 1 FROM order_system.member m WHERE m.id = o.member_id)
+	UNION ALL
+	SELECT 'order_line_order_exists', 'order line ' || l.order_id || '/' || l.product_id,
+		   'order ' || l.order_id || ' does not exist'
+	  FROM order_system.order_line l
+	 WHERE NOT EXISTS (SELECT 1 FROM order_system.orders o WHERE o.id = l.order_id)
+	UNION ALL
+	SELECT 'order_line_product_exists', 'order line ' || l.order_id || '/' || l.product_id,
+		   'product ' || l.product_id || ' does not exist'
+	  FROM order_system.order_line l
+	 WHERE NOT EXISTS (SELECT 1 FROM order_system.product p WHERE p.id = l.product_id)
+	UNION ALL
+	SELECT 'payment_order_exists', 'payment ' || p.id, 'order ' || p.order_id || ' does not exist'
+	  FROM order_system.payment p
+	 WHERE NOT EXISTS (SELECT 1 FROM order_system.orders o WHERE o.id = p.order_id)
+	UNION ALL
+	SELECT 'ledger_member_exists', 'ledger row ' || l.id, 'member ' || l.member_id || ' does not exist'
+	  FROM order_system.points_ledger l
+	 WHERE NOT EXISTS (SELECT 1 FROM order_system.member m WHERE m.id = l.member_id)
 	UNION ALL
 	SELECT 'consumer_position_valid', 'consumer ' || c.name,
 		   CASE WHEN c.system_identifier <> order_system_internal.system_identifier()
@@ -142,33 +166,13 @@ BEGIN ATOMIC
 	   AND NOT EXISTS (SELECT 1 FROM order_system.orders o WHERE o.id = e.aggregate_id)
 	UNION ALL
 	SELECT 'reference_exists', r.subject, r.detail
-	  FROM (SELECT 'order ' || o.id AS subject, 'member ' || o.member_id || ' does not exist' AS detail
-			  FROM order_system.orders o
-			 WHERE NOT EXISTS (SELECT 1 FROM order_system.member m WHERE m.id = o.member_id)
-			UNION ALL
-			SELECT 'order ' || o.id, format('payment method %L does not exist', o.payment_method)
+	  FROM (SELECT 'order ' || o.id AS subject, format('payment method %L does not exist', o.payment_method) AS detail
 			  FROM order_system.orders o
 			 WHERE NOT EXISTS (SELECT 1 FROM order_system.payment_method pm WHERE pm.name = o.payment_method)
-			UNION ALL
-			SELECT 'order line ' || l.order_id || '/' || l.product_id, 'order does not exist'
-			  FROM order_system.order_line l
-			 WHERE NOT EXISTS (SELECT 1 FROM order_system.orders o WHERE o.id = l.order_id)
-			UNION ALL
-			SELECT 'order line ' || l.order_id || '/' || l.product_id, 'product does not exist'
-			  FROM order_system.order_line l
-			 WHERE NOT EXISTS (SELECT 1 FROM order_system.product p WHERE p.id = l.product_id)
-			UNION ALL
-			SELECT 'payment ' || p.id, 'order ' || p.order_id || ' does not exist'
-			  FROM order_system.payment p
-			 WHERE NOT EXISTS (SELECT 1 FROM order_system.orders o WHERE o.id = p.order_id)
 			UNION ALL
 			SELECT 'payment ' || p.id, format('payment method %L does not exist', p.method)
 			  FROM order_system.payment p
 			 WHERE NOT EXISTS (SELECT 1 FROM order_system.payment_method pm WHERE pm.name = p.method)
-			UNION ALL
-			SELECT 'ledger row ' || l.id, 'member ' || l.member_id || ' does not exist'
-			  FROM order_system.points_ledger l
-			 WHERE NOT EXISTS (SELECT 1 FROM order_system.member m WHERE m.id = l.member_id)
 			UNION ALL
 			SELECT 'ledger row ' || l.id, 'order ' || l.order_id || ' does not exist'
 			  FROM order_system.points_ledger l

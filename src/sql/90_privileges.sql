@@ -11,11 +11,16 @@
 REVOKE ALL ON SCHEMA order_system FROM PUBLIC;
 GRANT USAGE ON SCHEMA order_system
 TO order_system_admin, order_system_app, order_system_gateway, order_system_member,
-	order_system_monitor;
+	order_system_monitor, order_system_backup;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA order_system FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA order_system FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA order_system, order_system_internal FROM PUBLIC;
+
+-- The one exception: whoever reads a member-scoped table runs its
+-- hidden_rows_refused policy (70_row_security.sql), and a reader it
+-- refuses must get its 42501, not "permission denied for function".
+GRANT EXECUTE ON FUNCTION order_system_internal.refuse_hidden_rows(text) TO PUBLIC;
 
 -- The app role calls the API; it cannot write tables directly.
 GRANT EXECUTE ON FUNCTION
@@ -87,3 +92,10 @@ GRANT EXECUTE ON FUNCTION
 	order_system.notifier_status()
 TO order_system_monitor;
 GRANT order_system_monitor TO pg_monitor;
+
+-- The role a backup login is put in (README, "Backup, restore and
+-- failover"): it reads every table and sequence pg_dump dumps, every row
+-- with --enable-row-security (backup_reads_all, 70_row_security.sql),
+-- and calls nothing.
+GRANT SELECT ON ALL TABLES IN SCHEMA order_system TO order_system_backup;
+GRANT SELECT ON ALL SEQUENCES IN SCHEMA order_system TO order_system_backup;

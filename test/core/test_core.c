@@ -1272,6 +1272,45 @@ test_fingerprint(void)
 	   "a NULL method or params does not crash the fingerprint");
 }
 
+/* The server a standby's primary_conninfo names, never its password. */
+static bool
+server_is(const char *conninfo, bool expect_ok, const char *expect)
+{
+	char		buf[128];
+	bool		r = os_conninfo_server(conninfo, buf, sizeof buf);
+
+	if (r != expect_ok || strcmp(buf, expect) != 0)
+		diag("%s: got %s \"%s\"", conninfo ? conninfo : "(null)", r ? "true" : "false", buf);
+	return r == expect_ok && strcmp(buf, expect) == 0;
+}
+
+static void
+test_conninfo_server(void)
+{
+	char		small[8];
+
+	ok(server_is("user=rep password=secret host=db1 port=5433 sslmode=prefer", true,
+				 "host=db1 port=5433"), "host and port, nothing else");
+	ok(server_is("host = 'my host' port='5 4' password='a b'", true, "host=my host port=5 4"),
+	   "quoted values and spaces around =");
+	ok(server_is("host='it\\'s' port=1", true, "host=it's port=1"), "an escaped quote");
+	ok(server_is("hostaddr=10.0.0.1 port=5432", true, "host=10.0.0.1 port=5432"),
+	   "hostaddr when there is no host");
+	ok(server_is("host=/tmp/sock hostaddr=10.0.0.1", true, "host=/tmp/sock"),
+	   "host wins over hostaddr");
+	ok(server_is("port=5432 user=x", true, "port=5432"), "a port alone");
+	ok(server_is("host=a,b port=1,2", true, "host=a,b port=1,2"), "host lists as written");
+	ok(server_is("user=x password=y", false, ""), "neither host nor port: false");
+	ok(server_is("", false, "") && server_is(NULL, false, ""), "empty or NULL: false");
+	ok(server_is("postgresql://h:5/db", false, ""), "a URI: false");
+	ok(server_is("host='unterminated port=5", false, ""), "an unterminated quote: false");
+	ok(server_is("host=x = y", false, ""), "malformed text: false");
+	ok(server_is("password=p host", false, ""), "a keyword without value: false");
+	ok(os_conninfo_server("host=averylonghostname", small, sizeof small) &&
+	   strlen(small) == sizeof small - 1, "a small buffer is cut, terminated");
+	ok(!os_conninfo_server("host=x", small, 0), "no buffer: false");
+}
+
 /* Consumer positions are trusted only where they were cut. */
 static void
 test_position_trusted(void)
@@ -1348,6 +1387,7 @@ main(void)
 	test_plan_check();
 	test_virtual_accounts();
 	test_fingerprint();
+	test_conninfo_server();
 	test_position_trusted();
 	test_event_counters();
 

@@ -239,13 +239,14 @@ SELECT set_eq(format('SELECT * FROM pg_temp.invariants_after(%L)', format(
 		$$SET LOCAL session_replication_role = replica;
 		  DELETE FROM order_system.payment_method WHERE name = 'bank_transfer';
 		  DELETE FROM order_system.orders WHERE id = %s$$, :o_bank)),
-	format('VALUES (%L, %L), (%L, %L), (%L, %L) UNION ALL %s',
+	format('VALUES (%L, %L), (%L, %L), (%L, %L), (%L, %L) UNION ALL %s',
+		   'payment_order_exists', 'payment ' || (SELECT id FROM order_system.payment WHERE order_id = :o_bank),
 		   'reference_exists', 'payment ' || (SELECT id FROM order_system.payment WHERE order_id = :o_bank),
-		   'reference_exists', 'order line ' || :o_bank || '/' || :pb,
+		   'order_line_order_exists', 'order line ' || :o_bank || '/' || :pb,
 		   'stock_matches_orders', 'product ' || :pb,
 		   format($$SELECT 'event_order_exists', 'event ' || e.id FROM order_system.outbox e
 					 WHERE e.aggregate_type = 'order' AND e.aggregate_id = %s$$, :o_bank)),
-	'an order and a payment method deleted behind the guards: reference_exists, event_order_exists');
+	'an order and a payment method deleted behind the guards: payment_order_exists, order_line_order_exists, reference_exists, event_order_exists');
 
 -- A consumer position from another cluster (a restored dump) is reported
 -- until it is re-based.

@@ -305,7 +305,7 @@ my $after_crash = place_order($node, 1, 1, 'card');
 ok(wait_caught_up('survivor'), 'the running listener reconnects and catches up');
 is(listen_stop($h), 0, 'SIGTERM: exit 0');
 like(text_of($surv_err), qr/connection lost .*reconnecting in \d+ ms/, 'the lost connection is logged');
-like(text_of($surv_err), qr/: reconnected$/m, 'and so is the reconnection');
+like(text_of($surv_err), qr/: reconnected to host \S+ port \d+$/m, 'and so is the reconnection, naming the server');
 @delivered = events_of(text_of($surv_out));
 cmp_ok(scalar @delivered, '>', $lines_at_crash, 'events were delivered after the crash');
 is_deeply(missing(outbox_ids_after($before), @delivered), [],

@@ -118,3 +118,55 @@ BEGIN
 END
 $handler$;
 COMMENT ON COLUMN order_system.payment_method.handler IS 'The handler function''s signature as regprocedure prints it with search_path = pg_catalog: kept by name, so it survives pg_upgrade and dump/restore.';
+
+-- Backups without a superuser: the role a backup login is put in, its
+-- reads, and a loud refusal for readers that row-level security would
+-- silently give an empty table (70_row_security.sql, 90_privileges.sql).
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'order_system_backup') THEN
+		CREATE ROLE order_system_backup NOLOGIN;
+	END IF;
+END
+$roles$;
+GRANT USAGE ON SCHEMA order_system TO order_system_backup;
+GRANT SELECT ON ALL TABLES IN SCHEMA order_system TO order_system_backup;
+GRANT SELECT ON ALL SEQUENCES IN SCHEMA order_system TO order_system_backup;
+
+CREATE POLICY backup_reads_all ON order_system.member FOR SELECT TO order_system_backup USING (true);
+CREATE POLICY backup_reads_all ON order_system.orders FOR SELECT TO order_system_backup USING (true);
+CREATE POLICY backup_reads_all ON order_system.order_line FOR SELECT TO order_system_backup USING (true);
+CREATE POLICY backup_reads_all ON order_system.payment FOR SELECT TO order_system_backup USING (true);
+CREATE POLICY backup_reads_all ON order_system.points_ledger FOR SELECT TO order_system_backup USING (true);
+
+-- The policies below name it, so it is made here (its current definition
+-- follows with the others).
+CREATE FUNCTION order_system_internal.refuse_hidden_rows(tab text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN false;
+END
+$$;
+REVOKE ALL ON FUNCTION order_system_internal.refuse_hidden_rows(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_system_internal.refuse_hidden_rows(text) TO PUBLIC;
+
+CREATE POLICY hidden_rows_refused ON order_system.member FOR SELECT TO PUBLIC
+	USING ((SELECT order_system_internal.refuse_hidden_rows('order_system.member')));
+CREATE POLICY hidden_rows_refused ON order_system.orders FOR SELECT TO PUBLIC
+	USING ((SELECT order_system_internal.refuse_hidden_rows('order_system.orders')));
+CREATE POLICY hidden_rows_refused ON order_system.order_line FOR SELECT TO PUBLIC
+	USING ((SELECT order_system_internal.refuse_hidden_rows('order_system.order_line')));
+CREATE POLICY hidden_rows_refused ON order_system.payment FOR SELECT TO PUBLIC
+	USING ((SELECT order_system_internal.refuse_hidden_rows('order_system.payment')));
+CREATE POLICY hidden_rows_refused ON order_system.points_ledger FOR SELECT TO PUBLIC
+	USING ((SELECT order_system_internal.refuse_hidden_rows('order_system.points_ledger')));
+
+-- The PL/pgSQL functions that write call it first; made here so that the
+-- owner alone executes it, as in a fresh install.
+CREATE FUNCTION order_system_internal.require_writable(what text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'os_require_writable_sql'
+LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION order_system_internal.require_writable(text) FROM PUBLIC;

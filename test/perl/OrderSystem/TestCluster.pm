@@ -7,6 +7,7 @@
 #   my $node = order_system_node('name', preload => 0, extension => 0);
 #   my $node = order_system_node('name',
 #       settings => { 'order_system.order_rate_limit' => 0 });
+#   my $node = order_system_node('name', init => { allows_streaming => 1 });
 package OrderSystem::TestCluster;
 
 use strict;
@@ -29,7 +30,8 @@ our @EXPORT = qw(
 # shared_preload_libraries, its notifier serving the database postgres and
 # never pruning the outbox, so what was delivered can be compared with every
 # event written.  settings: more postgresql.conf lines, values spelled as
-# there.  extension (default 1): CREATE EXTENSION order_system in postgres.
+# there.  init: options of PostgreSQL::Test::Cluster::init (allows_streaming,
+# has_archiving).  extension (default 1): CREATE EXTENSION order_system in postgres.
 sub order_system_node
 {
 	my ($name, %opts) = @_;
@@ -38,7 +40,7 @@ sub order_system_node
 	my $settings = $opts{settings} // {};
 
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(%{ $opts{init} // {} });
 	my $conf = '';
 	$conf .= q{
 shared_preload_libraries = 'order_system'
