@@ -20,11 +20,12 @@ status=0
 fail() { echo "$*"; status=1; }
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 
-# Internal functions that are not an API and are documented in
-# doc/internals.md.  They are moving to schema order_system_internal; once
-# they are there this list goes (it names exactly today's internal functions).
+# Functions that are not an API, documented in doc/internals.md: 0.8.0 moves
+# them to schema order_system_internal, out of this check's sight.  Until
+# they are there they are left out by name; this list goes with the move.
 internal=" require_arg raise_unknown_consumer lock_consumer cut_snapshot events_between \
-stock_adds_up payment_adds_up bucket_adds_up ledger_delta_ok "
+stock_adds_up payment_adds_up bucket_adds_up ledger_delta_ok check_member_login \
+orders_status_guard refuse_delete "
 
 # section HEADING: the lines after the heading line that starts with HEADING,
 # up to the next heading of the same or a higher level.
