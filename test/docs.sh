@@ -3,10 +3,11 @@
 # order_system_tap (test/run's pgTAP database, with the extension installed)
 # check that:
 #   - every function of schema order_system has exactly one row in the API
-#     tables ("| `name(...) → ...` | what it does | who may call it |"),
-#     trigger functions in the "Triggers for existing schemas" table, and
-#     the last cell names exactly the roles granted EXECUTE (app, gateway,
-#     member, admin); every row names a function that exists;
+#     tables ("| `name(args) → ...` | what it does | who may call it |"),
+#     trigger functions in the "Triggers for existing schemas" table; its
+#     arguments are the catalog's (names, types, defaults; OUT ones left
+#     out) and the last cell names exactly the roles granted EXECUTE (app,
+#     gateway, member, admin); every row names a function that exists;
 #   - every error code of order_system.error_codes() is a row of the errors
 #     table ("| `SQLSTATE` | name |");
 #   - every setting order_system.* is a row of the settings table, with its
@@ -35,15 +36,16 @@ section() {
 		f && /^#+ / { split($0, b, " "); if (length(b[1]) <= lvl) exit }
 		f' "$readme"
 }
-# rows: "name|roles" of every function row on stdin, roles sorted and
+# rows: "name|roles|args" of every function row on stdin, roles sorted and
 # comma-separated (a parenthesised note in the roles cell is left out).
 rows() {
 	awk -F'|' '/^\| `[a-z_0-9]+\(/ {
 		name = $2; sub(/^ `/, "", name); sub(/\(.*/, "", name)
+		args = $2; sub(/^ `[a-z_0-9]+\(/, "", args); sub(/\)( → .*)?` *$/, "", args)
 		roles = $(NF - 1); gsub(/\([^)]*\)/, "", roles); gsub(/[ `]/, "", roles)
-		print name "|" roles }' |
-		while IFS='|' read -r name roles; do
-			printf '%s|%s\n' "$name" "$(tr ',' '\n' <<<"$roles" | grep -v '^$' | sort | paste -sd, -)"
+		print name "|" roles "|" args }' |
+		while IFS='|' read -r name roles args; do
+			printf '%s|%s|%s\n' "$name" "$(tr ',' '\n' <<<"$roles" | grep -v '^$' | sort | paste -sd, -)" "$args"
 		done
 }
 
@@ -53,6 +55,8 @@ triggers=$(section "### Triggers for existing schemas" | rows)
 
 catalog=$(q "
 	SELECT p.proname, p.prorettype = 'trigger'::regtype,
+		   regexp_replace(regexp_replace(pg_get_function_arguments(p.oid), '(^|, )OUT [^,]+', '', 'g'),
+						  '^, |::[a-z ]+', '', 'g'),
 		   coalesce((SELECT string_agg(DISTINCT substr(a.grantee::regrole::text, 14), ',')
 					   FROM aclexplode(p.proacl) a
 					  WHERE a.privilege_type = 'EXECUTE'
@@ -63,7 +67,7 @@ catalog=$(q "
 	 ORDER BY 1") || exit 1
 [ -n "$catalog" ] || fail "no functions in schema order_system of database $db"
 
-while IFS='|' read -r fn is_trigger granted; do
+while IFS='|' read -r fn is_trigger args granted; do
 	[ -n "$fn" ] || continue
 	if [[ $internal == *" $fn "* ]]; then
 		grep -qF "\`$fn(" doc/internals.md || fail "doc/internals.md does not list internal function $fn"
@@ -82,9 +86,12 @@ while IFS='|' read -r fn is_trigger granted; do
 		continue
 	fi
 	[ "$found" -gt 1 ] && fail "README: function $fn has $found rows in $where"
-	documented=$(grep -m1 "^$fn|" <<<"$api" | cut -d'|' -f2)
+	row=$(grep -m1 "^$fn|" <<<"$api")
+	documented=$(cut -d'|' -f2 <<<"$row")
 	[ "$documented" = "$granted" ] ||
 		fail "README: $fn may be called by '$documented' says the table, but EXECUTE is granted to '$granted'"
+	[ "$(cut -d'|' -f3- <<<"$row")" = "$args" ] ||
+		fail "README: $fn($(cut -d'|' -f3- <<<"$row")) has the arguments ($args)"
 done <<<"$catalog"
 
 # Every row names a function that exists in schema order_system.
