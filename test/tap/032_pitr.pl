@@ -1,12 +1,13 @@
 # Point-in-time recovery.  A base backup (pg_basebackup) and the archived
-# WAL, recovered to a named restore point made in the middle of a load, give
-# a cluster with exactly the orders committed before the restore point, clean
-# invariants, and a listener that delivers every event of those orders.
+# WAL, recovered to a timestamp in the middle of a load
+# (recovery_target_time), give a cluster with exactly the orders committed
+# by then, clean invariants, and a listener that delivers every event of
+# those orders.
 #
 # Which orders are "before" is made exact with an advisory lock: every load
-# transaction holds it shared until its commit, and the restore point is
-# made under it held exclusively, so no order commits between the restore
-# point and the reading of what is there.
+# transaction holds it shared until its commit, and the target time is read
+# under it held exclusively, so every order committed before it is there
+# and every later one commits after it.
 use strict;
 use warnings;
 use IPC::Run;
@@ -58,24 +59,24 @@ ok(wait_until(sub { $primary->safe_psql('postgres', 'SELECT count(*) FROM order_
 	'the load is running');
 my @mid = split /\n/, $primary->safe_psql('postgres', q{
 	SELECT pg_advisory_lock(42);
-	SELECT pg_create_restore_point('mid_load');
+	SELECT pg_catalog.clock_timestamp();
 	SELECT string_agg(id::text, ',' ORDER BY id) FROM order_system.orders;
 	SELECT string_agg(id::text, ',' ORDER BY id) FROM order_system.outbox;
 	SELECT pg_advisory_unlock(42);
 });
-my ($orders_at, $events_at) = @mid[-3, -2];
-like($mid[-4], qr{^[0-9A-F]+/[0-9A-F]+$}, 'a restore point made in the middle of the load');
+my ($target, $orders_at, $events_at) = @mid[-4, -3, -2];
+like($target, qr{^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d}, "a target time in the middle of the load ($target)");
 my @orders_at = split /,/, $orders_at;
 my @events_at = split /,/, $events_at;
 
 $_->finish for @load;
 is(join(',', map { $_->result(0) } @load), '0,0', 'the load finished');
 my $orders_all = $primary->safe_psql('postgres', 'SELECT count(*) FROM order_system.orders');
-cmp_ok($orders_all, '>', scalar @orders_at, "orders committed after the restore point too ($orders_all in all)");
-note(sprintf('%d orders and %d events before the restore point, %d orders in all',
+cmp_ok($orders_all, '>', scalar @orders_at, "orders committed after the target time too ($orders_all in all)");
+note(sprintf('%d orders and %d events before the target time, %d orders in all',
 	scalar @orders_at, scalar @events_at, $orders_all));
 
-# Archive the WAL holding the restore point.
+# Archive the WAL past the target time.
 my $walfile = $primary->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_lsn())');
 $primary->safe_psql('postgres', 'SELECT pg_switch_wal()');
 ok($primary->poll_query_until('postgres',
@@ -84,16 +85,16 @@ $primary->stop;
 
 my $recovered = PostgreSQL::Test::Cluster->new('recovered');
 $recovered->init_from_backup($primary, 'base', has_restoring => 1);
-$recovered->append_conf('postgresql.conf', q{
-recovery_target_name = 'mid_load'
+$recovered->append_conf('postgresql.conf', qq{
+recovery_target_time = '$target'
 recovery_target_action = 'promote'
 });
 $recovered->start;
 ok($recovered->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'),
-	'recovery stops at the restore point and promotes');
+	'recovery stops at the target time and promotes');
 
 is($recovered->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM order_system.orders}),
-	$orders_at, 'the recovered cluster has exactly the orders committed before the restore point');
+	$orders_at, 'the recovered cluster has exactly the orders committed before the target time');
 is($recovered->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM order_system.outbox}),
 	$events_at, 'and exactly their events');
 invariants_ok($recovered, 'its invariants are clean');
