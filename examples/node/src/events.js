@@ -50,7 +50,11 @@ export class EventConsumer {
     this.loop = this.run();
   }
 
+  // A wake-up that comes while a drain is running is kept, and the loop
+  // drains again instead of waiting: otherwise it would be lost until the
+  // next poll.
   wake() {
+    this.woken = true;
     if (this.wakeUp) this.wakeUp();
   }
 
@@ -68,6 +72,7 @@ export class EventConsumer {
 
   async run() {
     while (!this.stopping) {
+      this.woken = false;
       try {
         await this.drain();
       } catch (err) {
@@ -77,6 +82,7 @@ export class EventConsumer {
         console.error(`consumer ${this.name}: ${err.message}`);
       }
       if (this.stopping) break;
+      if (this.woken) continue;
       await new Promise((resolve) => {
         const timer = setTimeout(resolve, this.pollMs);
         this.wakeUp = () => { clearTimeout(timer); resolve(); };
