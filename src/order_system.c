@@ -147,12 +147,16 @@ _PG_init(void)
  * The door every SQL-callable function goes through (OS_FUNCTION): the SQL
  * objects installed here must be the version this library was built for,
  * or the call fails with 55000 before it reads or writes anything (calls
- * from the extension's own scripts excepted: store/spi.c).
+ * from the extension's own scripts excepted: store/spi.c).  A function
+ * that writes (OS_WRITER, writer: its name) is then refused where nothing
+ * can be written.
  */
 void
-os_enter(FunctionCallInfo fcinfo)
+os_enter(FunctionCallInfo fcinfo, const char *writer)
 {
 	os_check_installed_version();
+	if (writer != NULL)
+		os_require_writable(writer);
 }
 
 /*

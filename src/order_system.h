@@ -75,21 +75,9 @@ extern char *os_text_value(text *t, const char *name, int maxlen);
  *		...
  *	}
  */
-extern void os_enter(FunctionCallInfo fcinfo);
+extern void os_enter(FunctionCallInfo fcinfo, const char *writer);
 extern void os_check_installed_version(void);
 extern void os_recheck_installed_version(void);
-
-#define OS_FUNCTION(name) \
-	static Datum name##_body(FunctionCallInfo fcinfo); \
-	PG_FUNCTION_INFO_V1(name); \
-	Datum \
-	name(PG_FUNCTION_ARGS) \
-	{ \
-		os_enter(fcinfo); \
-		return name##_body(fcinfo); \
-	} \
-	static Datum \
-	name##_body(FunctionCallInfo fcinfo)
 
 /*
  * A function that writes is defined with OS_WRITER instead: past the door
@@ -99,18 +87,20 @@ extern void os_recheck_installed_version(void);
  */
 extern void os_require_writable(const char *what);
 
-#define OS_WRITER(name) \
+#define OS_ENTRY_POINT(name, writer) \
 	static Datum name##_body(FunctionCallInfo fcinfo); \
 	PG_FUNCTION_INFO_V1(name); \
 	Datum \
 	name(PG_FUNCTION_ARGS) \
 	{ \
-		os_enter(fcinfo); \
-		os_require_writable(&(#name)[3]); \
+		os_enter(fcinfo, (writer)); \
 		return name##_body(fcinfo); \
 	} \
 	static Datum \
 	name##_body(FunctionCallInfo fcinfo)
+
+#define OS_FUNCTION(name) OS_ENTRY_POINT(name, NULL)
+#define OS_WRITER(name) OS_ENTRY_POINT(name, &(#name)[3])
 
 /* ------------------------------------------------------------------ SPI */
 
