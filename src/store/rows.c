@@ -25,8 +25,8 @@
  * (a view, a partitioned or foreign table) takes no plan-free row.  For such
  * a table, decided once when its cache is built, every write and read runs
  * the equivalent SQL statement instead (kept plans through SPI), and the
- * executor does everything.  order_system.direct_writes = off makes every
- * table take that way.
+ * executor does everything; so does a table Citus manages.
+ * order_system.direct_writes = off makes every table take that way.
  *
  * A product's stock and a member's order tokens are updated the same way
  * (os_rows_update): the row of the key is found by its primary key under a
@@ -59,6 +59,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
@@ -216,11 +217,46 @@ invalidate_functions(Datum arg, int cacheid, uint32 hashvalue)
 }
 
 /*
+ * Whether Citus manages relid (a distributed, reference or Citus local
+ * table: a row of its catalog pg_dist_partition).  Its planner routes every
+ * statement on such a table to the table's shards; the relation itself is
+ * an empty shell, and a row written into it without a plan would be lost to
+ * every query (doc/scale-out.md).
+ */
+static bool
+managed_by_citus(Oid relid)
+{
+	Oid			catalog = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	Relation	rel;
+	AttrNumber	att;
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found = false;
+
+	if (!OidIsValid(catalog))
+		return false;
+	rel = table_open(catalog, AccessShareLock);
+	att = attnameAttNum(rel, "logicalrelid", false);
+	if (att > 0 && TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid == REGCLASSOID)
+	{
+		ScanKeyInit(&key, att, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+		scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+		found = HeapTupleIsValid(systable_getnext(scan));
+		systable_endscan(scan);
+	}
+	else
+		found = true;			/* a catalog we cannot read: assume managed */
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
  * Whether the writer may write (or read) rel without a plan: a plain table
  * with nothing the executor does per statement for the writer's command --
  * no rule, no statement-level trigger, no trigger with transition tables --
- * and, for updates and reads, a one-column primary key on the key column.
- * Otherwise the equivalent SQL statement runs, and the executor does all.
+ * and, for updates and reads, a one-column primary key on the key column;
+ * and not a table Citus manages.  Otherwise the equivalent SQL statement
+ * runs, and the executor (with any planner hook) does all.
  */
 static bool
 plan_free_possible(table_cache *c, Relation rel)
@@ -232,7 +268,7 @@ plan_free_possible(table_cache *c, Relation rel)
 		cmd = CMD_INSERT;
 	else if (c->perms & ACL_UPDATE)
 		cmd = CMD_UPDATE;
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	if (rel->rd_rel->relkind != RELKIND_RELATION || managed_by_citus(RelationGetRelid(rel)))
 		return false;
 	if (rel->rd_rules != NULL)
 		for (int i = 0; i < rel->rd_rules->numLocks; i++)
