@@ -28,7 +28,9 @@ CREATE TABLE order_system.payment (
 	gateway_ref order_system.gateway_ref_text,
 	expires_at timestamptz,
 	created_at timestamptz NOT NULL DEFAULT now(),
-	updated_at timestamptz NOT NULL DEFAULT now()
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	-- the order's member (as order_line.member_id)
+	member_id bigint NOT NULL
 );
 ALTER SEQUENCE order_system.payment_id_seq OWNED BY order_system.payment.id;
 -- Most payments have no reference: only those that do are indexed.

@@ -24,7 +24,9 @@ SELECT pg_catalog.pg_extension_config_dump('order_system.orders', '');
 SELECT pg_catalog.pg_extension_config_dump('order_system.orders_id_seq', '');
 
 -- bucket: the flash-sale bucket the line's stock came from; NULL: the
--- product row.
+-- product row.  member_id: the order's member, so that a line sits beside
+-- its order when the tables are distributed by member (doc/scale-out.md)
+-- and a member's role reads its lines without a join.
 CREATE TABLE order_system.order_line (
 	order_id bigint NOT NULL,
 	product_id bigint NOT NULL,
@@ -32,6 +34,7 @@ CREATE TABLE order_system.order_line (
 	unit_price order_system.amount NOT NULL,
 	amount order_system.amount NOT NULL,
 	bucket smallint,
+	member_id bigint NOT NULL,
 	PRIMARY KEY (order_id, product_id)
 );
 COMMENT ON TABLE order_system.order_line IS 'An order''s lines: product, quantity, the unit price it was sold at, and the stock bucket it came from.';

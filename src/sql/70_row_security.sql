@@ -16,9 +16,9 @@ CREATE POLICY member_own ON order_system.member FOR SELECT TO order_system_membe
 CREATE POLICY orders_own ON order_system.orders FOR SELECT TO order_system_member
 	USING (member_id OPERATOR(pg_catalog.=) (SELECT order_system.current_member_id()));
 CREATE POLICY order_line_own ON order_system.order_line FOR SELECT TO order_system_member
-	USING (EXISTS (SELECT FROM order_system.orders o WHERE o.id OPERATOR(pg_catalog.=) order_id));
+	USING (member_id OPERATOR(pg_catalog.=) (SELECT order_system.current_member_id()));
 CREATE POLICY payment_own ON order_system.payment FOR SELECT TO order_system_member
-	USING (EXISTS (SELECT FROM order_system.orders o WHERE o.id OPERATOR(pg_catalog.=) order_id));
+	USING (member_id OPERATOR(pg_catalog.=) (SELECT order_system.current_member_id()));
 CREATE POLICY points_ledger_own ON order_system.points_ledger FOR SELECT TO order_system_member
 	USING (member_id OPERATOR(pg_catalog.=) (SELECT order_system.current_member_id()));
 CREATE POLICY admin_reads_all ON order_system.member FOR SELECT TO order_system_admin USING (true);

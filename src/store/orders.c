@@ -97,6 +97,7 @@ os_store_write_order(const os_order_row *order, const os_line *lines,
 		l[OS_ORDER_LINE_AMOUNT] = Int64GetDatum(lines[i].unit_price * lines[i].quantity);
 		l[OS_ORDER_LINE_BUCKET] = Int16GetDatum(buckets[i]);
 		ln[OS_ORDER_LINE_BUCKET] = buckets[i] < 0;
+		l[OS_ORDER_LINE_MEMBER_ID] = Int64GetDatum(order->member_id);
 		os_rows_insert(&w, OS_ORDER_LINE, l, ln);
 	}
 
@@ -110,6 +111,7 @@ os_store_write_order(const os_order_row *order, const os_line *lines,
 	p[OS_PAYMENT_REFERENCE] = text_or_null(payment->reference, &pn[OS_PAYMENT_REFERENCE]);
 	p[OS_PAYMENT_EXPIRES_AT] = payment->expires_at;
 	pn[OS_PAYMENT_EXPIRES_AT] = payment->expires_isnull;
+	p[OS_PAYMENT_MEMBER_ID] = Int64GetDatum(order->member_id);
 	os_rows_insert(&w, OS_PAYMENT, p, pn);
 
 	for (int i = 0; i < nevents; i++)

@@ -136,12 +136,13 @@ static const column_spec orders_columns[] = {
 };
 static const column_spec order_line_columns[] = {
 	COL("order_id", INT8OID), COL("product_id", INT8OID), COL("quantity", INT8OID),
-	COL("unit_price", INT8OID), COL("amount", INT8OID), COL("bucket", INT2OID)
+	COL("unit_price", INT8OID), COL("amount", INT8OID), COL("bucket", INT2OID),
+	COL("member_id", INT8OID)
 };
 static const column_spec payment_columns[] = {
 	COL("id", INT8OID), COL("order_id", INT8OID), COL("method", TEXTOID), COL("amount", INT8OID),
 	COL("points_amount", INT8OID), COL("external_amount", INT8OID), COL("status", TEXTOID),
-	COL("reference", TEXTOID), COL("expires_at", TIMESTAMPTZOID)
+	COL("reference", TEXTOID), COL("expires_at", TIMESTAMPTZOID), COL("member_id", INT8OID)
 };
 static const column_spec outbox_columns[] = {
 	COL("event_type", TEXTOID), COL("aggregate_type", TEXTOID), COL("aggregate_id", INT8OID),

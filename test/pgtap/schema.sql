@@ -129,8 +129,8 @@ SELECT set_eq($$
 	 'CHECK (order_system_internal.ledger_delta_ok(kind, delta))')
 	$$, 'the four rules across columns are C calls, with the row or the bare columns');
 SELECT throws_ok(
-	$$INSERT INTO order_system.payment (order_id, method, amount, points_amount, external_amount, status)
-	  VALUES (0, 'card', 10, 3, 3, 'pending')$$,
+	$$INSERT INTO order_system.payment (order_id, method, amount, points_amount, external_amount, status, member_id)
+	  VALUES (0, 'card', 10, 3, 3, 'pending', 0)$$,
 	'23514', 'new row for relation "payment" violates check constraint "payment_parts_add_up"',
 	'payment: the points part and the external part add up to the amount');
 SELECT throws_ok(

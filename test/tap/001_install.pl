@@ -340,6 +340,13 @@ like($err, qr/function order_system\.prune_outbox\(\) is not a member of extensi
 is($node->safe_psql('stray', q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
 	'0.7.0', 'and changes nothing');
 invariants_ok($node, 'the 0.2.0 rows are intact after the update', 'upgraded');
+is( $node->safe_psql(
+		'upgraded', q{
+  SELECT (SELECT count(*) FROM order_system.order_line l JOIN order_system.orders o ON o.id = l.order_id
+           WHERE l.member_id = o.member_id)
+      || ' ' || (SELECT count(*) FROM order_system.payment p JOIN order_system.orders o ON o.id = p.order_id
+                 WHERE p.member_id = o.member_id)}),
+	'1 1', 'its order line and payment carry the order\'s member after the update');
 is($node->safe_psql('upgraded', q{SELECT order_system.confirm_payment(1, 'gw-old')}), 'paid',
 	'an order of 0.2.0 moves on after the update');
 ($rc, $out, $err) = $node->psql('upgraded', q{

@@ -6,7 +6,8 @@
 -- function's OID, so the constraints, triggers and SQL-standard bodies that
 -- use them follow without being made again; the PL/pgSQL bodies that name
 -- them are replaced by the current definitions after this part, with every
--- other function and comment.  Nothing that stores data changes.
+-- other function and comment.  The one change to stored data: order_line
+-- and payment get their order's member_id (the last part).
 
 -- Plain CREATE: a schema of that name made beforehand is refused.
 CREATE SCHEMA order_system_internal;
@@ -170,3 +171,31 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'os_require_writable_sql'
 LANGUAGE C VOLATILE STRICT;
 REVOKE ALL ON FUNCTION order_system_internal.require_writable(text) FROM PUBLIC;
+
+-- order_line and payment carry their order's member: the key the tables are
+-- distributed by on Citus (doc/scale-out.md), and what a member's role is
+-- filtered on.  Every row is rewritten once.
+ALTER TABLE order_system.order_line ADD COLUMN member_id bigint;
+ALTER TABLE order_system.payment ADD COLUMN member_id bigint;
+UPDATE order_system.order_line l SET member_id = o.member_id
+  FROM order_system.orders o WHERE o.id OPERATOR(pg_catalog.=) l.order_id;
+UPDATE order_system.payment p SET member_id = o.member_id
+  FROM order_system.orders o WHERE o.id OPERATOR(pg_catalog.=) p.order_id;
+DO $orphans$
+BEGIN
+	IF EXISTS (SELECT FROM order_system.order_line WHERE member_id IS NULL)
+	   OR EXISTS (SELECT FROM order_system.payment WHERE member_id IS NULL) THEN
+		RAISE EXCEPTION 'order lines or payments refer to orders that do not exist'
+			USING ERRCODE = '23503',
+				  HINT = 'SELECT * FROM order_system.check_invariants() lists them; repair them, then update again.';
+	END IF;
+END
+$orphans$;
+ALTER TABLE order_system.order_line ALTER COLUMN member_id SET NOT NULL;
+ALTER TABLE order_system.payment ALTER COLUMN member_id SET NOT NULL;
+DROP POLICY order_line_own ON order_system.order_line;
+DROP POLICY payment_own ON order_system.payment;
+CREATE POLICY order_line_own ON order_system.order_line FOR SELECT TO order_system_member
+	USING (member_id OPERATOR(pg_catalog.=) (SELECT order_system.current_member_id()));
+CREATE POLICY payment_own ON order_system.payment FOR SELECT TO order_system_member
+	USING (member_id OPERATOR(pg_catalog.=) (SELECT order_system.current_member_id()));
