@@ -1,7 +1,8 @@
 /*
  * catalog.c
- *	  The core's tables exported to SQL (state machine, error codes) and the
- *	  trigger that holds the orders table to the state machine.
+ *	  The core's tables exported to SQL (state machine, error codes), the
+ *	  trigger that holds the orders table to the state machine, and whether
+ *	  Citus manages a table.
  */
 #include "order_system.h"
 
@@ -104,4 +105,10 @@ OS_FUNCTION(os_orders_status_guard)
 				 "illegal order status change from %s to %s",
 				 os_state_name(from), os_state_name(to));
 	return PointerGetDatum(trigdata->tg_newtuple);
+}
+
+/* managed_by_citus(regclass): whether Citus manages the table. */
+OS_FUNCTION(os_managed_by_citus)
+{
+	PG_RETURN_BOOL(os_rows_managed_by_citus(PG_GETARG_OID(0)));
 }

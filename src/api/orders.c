@@ -462,9 +462,9 @@ place(place_request *req, place_result *res)
 	write_order(req, &plan, res);
 	if (plan.external_amount == 0)
 	{
-		os_store_move_line_stock(res->order_id, OS_STOCK_SELL);
+		os_store_move_line_stock(res->order_id, req->member_id, OS_STOCK_SELL);
 		if (req->any_bucket)
-			os_bucket_move(res->order_id, OS_STOCK_SELL);
+			os_bucket_move(res->order_id, req->member_id, OS_STOCK_SELL);
 	}
 	os_metrics_order_placed(req->method, plan.external_amount == 0);
 }

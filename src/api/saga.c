@@ -73,21 +73,21 @@ static void
 move_stock(const order_row *o, os_stock_move how)
 {
 	os_store_lock_line_stock(o->id, o->has_buckets);
-	os_store_move_line_stock(o->id, how);
+	os_store_move_line_stock(o->id, o->member_id, how);
 	if (o->has_buckets)
-		os_bucket_move(o->id, how);
+		os_bucket_move(o->id, o->member_id, how);
 }
 
 static void
 update_status(const order_row *o, os_state to, const char *reason, int64 earned)
 {
-	os_store_set_order_status(o->id, os_state_name(to), reason, earned);
+	os_store_set_order_status(o->id, o->member_id, os_state_name(to), reason, earned);
 }
 
 static void
 update_payment(const order_row *o, const char *status, const char *gateway_ref)
 {
-	os_store_set_payment_status(o->payment_id, status, gateway_ref);
+	os_store_set_payment_status(o->payment_id, o->member_id, status, gateway_ref);
 }
 
 /* Give back points an order spent; returns how many. */

@@ -171,29 +171,42 @@ LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION order_system.adjust_points(bigint, bigint, text)
 	IS 'Add delta points to a member''s balance with a ledger row; returns the new balance.';
 
+-- get_member and points_history are PL/pgSQL for Citus (as get_order).
 CREATE OR REPLACE FUNCTION order_system.get_member(member_id bigint)
 RETURNS TABLE (id bigint, name text, email text, active boolean,
 			   points_balance bigint, created_at timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT m.id, m.name, m.email, m.active, m.points_balance, m.created_at
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF get_member.member_id IS DISTINCT FROM
+	   coalesce(order_system.current_member_id(), get_member.member_id) THEN
+		RETURN;
+	END IF;
+	RETURN QUERY
+	SELECT m.id, m.name::text, m.email::text, m.active, m.points_balance::bigint, m.created_at
 	  FROM order_system.member m
-	 WHERE m.id = get_member.member_id
-	   AND m.id = coalesce((SELECT order_system.current_member_id()), m.id);
-END;
+	 WHERE m.id = get_member.member_id;
+END
+$$;
 COMMENT ON FUNCTION order_system.get_member(bigint)
 	IS 'A member''s row (no row for another member when called by a member role).';
 
 CREATE OR REPLACE FUNCTION order_system.points_history(member_id bigint)
 RETURNS TABLE (id bigint, kind text, delta bigint, order_id bigint, reason text,
 			   created_at timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT l.id, l.kind, l.delta, l.order_id, l.reason, l.created_at
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF points_history.member_id IS DISTINCT FROM
+	   coalesce(order_system.current_member_id(), points_history.member_id) THEN
+		RETURN;
+	END IF;
+	RETURN QUERY
+	SELECT l.id, l.kind::text, l.delta, l.order_id, l.reason::text, l.created_at
 	  FROM order_system.points_ledger l
 	 WHERE l.member_id = points_history.member_id
-	   AND l.member_id = coalesce((SELECT order_system.current_member_id()), l.member_id)
 	 ORDER BY l.id;
-END;
+END
+$$;
 COMMENT ON FUNCTION order_system.points_history(bigint)
 	IS 'A member''s points ledger rows, oldest first.';

@@ -74,6 +74,34 @@ static os_stmt bucket_moves[] = {
 };
 
 /*
+ * On Citus the bucket lines are read first (on the member's shard) and the
+ * buckets updated from the arrays, as products.c does for product rows.
+ */
+static os_stmt order_bucket_lines = OS_STMT(
+											"SELECT pg_catalog.array_agg(product_id), pg_catalog.array_agg(bucket),"
+											" pg_catalog.array_agg(quantity::bigint) FROM order_system.order_line"
+											" WHERE member_id = $2 AND order_id = $1 AND bucket IS NOT NULL",
+											2, INT8OID, INT8OID);
+#define BUCKET_LINES \
+	" FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::smallint[])," \
+	" pg_catalog.unnest($3::bigint[])) AS l(product_id, bucket, quantity)" \
+	" WHERE b.product_id = l.product_id AND b.bucket = l.bucket"
+static os_stmt array_bucket_moves[] = {
+	[OS_STOCK_SELL] = OS_STMT(
+							  "UPDATE order_system.stock_bucket b SET reserved = b.reserved - l.quantity,"
+							  " sold = b.sold + l.quantity" BUCKET_LINES,
+							  3, INT8ARRAYOID, INT2ARRAYOID, INT8ARRAYOID),
+	[OS_STOCK_RELEASE] = OS_STMT(
+								 "UPDATE order_system.stock_bucket b SET reserved = b.reserved - l.quantity,"
+								 " available = b.available + l.quantity" BUCKET_LINES,
+								 3, INT8ARRAYOID, INT2ARRAYOID, INT8ARRAYOID),
+	[OS_STOCK_RETURN] = OS_STMT(
+								"UPDATE order_system.stock_bucket b SET sold = b.sold - l.quantity,"
+								" available = b.available + l.quantity" BUCKET_LINES,
+								3, INT8ARRAYOID, INT2ARRAYOID, INT8ARRAYOID),
+};
+
+/*
  * Reserve quantity from a free bucket of a flash-sale product, waiting only
  * when every bucket with enough stock is busy.  Returns the bucket, or -1
  * when no single bucket has enough.
@@ -123,9 +151,12 @@ os_lock_line_stock(Datum order_ids)
 
 /* Settle the bucket lines of an order (the product lines are saga.c's). */
 void
-os_bucket_move(int64 order_id, os_stock_move how)
+os_bucket_move(int64 order_id, int64 member_id, os_stock_move how)
 {
 	Datum		v = Int64GetDatum(order_id);
 
-	os_exec(&bucket_moves[how], &v, NULL, 0);
+	if (os_rows_citus(OS_ORDER_LINE))
+		os_move_from_line_arrays(&order_bucket_lines, &array_bucket_moves[how], order_id, member_id);
+	else
+		os_exec(&bucket_moves[how], &v, NULL, 0);
 }

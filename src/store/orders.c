@@ -12,7 +12,8 @@
 static os_stmt order_by_key = OS_STMT(
 									  "SELECT o.id, o.status, o.total_amount, o.currency, p.id, p.status, p.reference,"
 									  " p.expires_at, o.request_fingerprint"
-									  " FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
+									  " FROM order_system.orders o JOIN order_system.payment p"
+									  " ON p.member_id = o.member_id AND p.order_id = o.id"
 									  " WHERE o.member_id = $1 AND o.idempotency_key = $2",
 									  2, INT8OID, TEXTOID);
 enum

@@ -60,6 +60,41 @@ static os_stmt line_stock_moves[] = {
 								1, INT8OID),
 };
 
+/*
+ * On Citus, where product is a reference table and the lines are
+ * distributed, an UPDATE of the one with the other in FROM is refused: the
+ * order's lines are read (on their member's shard), then the products
+ * updated from the arrays.
+ */
+static os_stmt order_row_lines = OS_STMT(
+										 "SELECT pg_catalog.array_agg(product_id), pg_catalog.array_agg(quantity::bigint)"
+										 " FROM order_system.order_line"
+										 " WHERE member_id = $2 AND order_id = $1 AND bucket IS NULL",
+										 2, INT8OID, INT8OID);
+static os_stmt array_stock_moves[] = {
+	[OS_STOCK_SELL] = OS_STMT(
+							  "UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
+							  " stock_sold = p.stock_sold + l.quantity"
+							  " FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::bigint[]))"
+							  " AS l(product_id, quantity)"
+							  " WHERE p.id = l.product_id",
+							  2, INT8ARRAYOID, INT8ARRAYOID),
+	[OS_STOCK_RELEASE] = OS_STMT(
+								 "UPDATE order_system.product p SET stock_reserved = p.stock_reserved - l.quantity,"
+								 " stock_available = p.stock_available + l.quantity"
+								 " FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::bigint[]))"
+								 " AS l(product_id, quantity)"
+								 " WHERE p.id = l.product_id",
+								 2, INT8ARRAYOID, INT8ARRAYOID),
+	[OS_STOCK_RETURN] = OS_STMT(
+								"UPDATE order_system.product p SET stock_sold = p.stock_sold - l.quantity,"
+								" stock_available = p.stock_available + l.quantity"
+								" FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::bigint[]))"
+								" AS l(product_id, quantity)"
+								" WHERE p.id = l.product_id",
+								2, INT8ARRAYOID, INT8ARRAYOID),
+};
+
 int64
 os_store_insert_product(const char *sku, const char *name, int64 price,
 						const char *currency, int64 stock)
@@ -174,10 +209,34 @@ os_store_reserve_from_row(os_batch *b, int64 product_id, int64 quantity,
 	return true;
 }
 
+/*
+ * Run lines (order id, member id) -> one row of arrays, then move with those
+ * arrays as its arguments; nothing when the order has no such line.
+ */
 void
-os_store_move_line_stock(int64 order_id, os_stock_move how)
+os_move_from_line_arrays(os_stmt *lines, os_stmt *move, int64 order_id, int64 member_id)
+{
+	Datum		v[3] = {Int64GetDatum(order_id), Int64GetDatum(member_id), 0};
+	bool		isnull;
+
+	Assert(move->nargs <= lengthof(v));
+	os_exec(lines, v, NULL, 1);
+	for (int i = 0; i < move->nargs; i++)
+	{
+		v[i] = os_getattr(0, i + 1, &isnull);
+		if (isnull)
+			return;				/* array_agg of no line */
+	}
+	os_exec(move, v, NULL, 0);
+}
+
+void
+os_store_move_line_stock(int64 order_id, int64 member_id, os_stock_move how)
 {
 	Datum		v = Int64GetDatum(order_id);
 
-	os_exec(&line_stock_moves[how], &v, NULL, 0);
+	if (os_rows_citus(OS_ORDER_LINE))
+		os_move_from_line_arrays(&order_row_lines, &array_stock_moves[how], order_id, member_id);
+	else
+		os_exec(&line_stock_moves[how], &v, NULL, 0);
 }

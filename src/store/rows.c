@@ -120,6 +120,7 @@ typedef struct table_cache
 	AttrNumber	def_attnum[MAX_ATTS];	/* the column of def_expr[i] */
 	AttrNumber	keyattnum;		/* of key */
 	bool		direct;			/* plan-free writes and reads may be used */
+	bool		citus;			/* Citus manages it */
 	bool		valid;
 } table_cache;
 
@@ -224,8 +225,8 @@ invalidate_functions(Datum arg, int cacheid, uint32 hashvalue)
  * an empty shell, and a row written into it without a plan would be lost to
  * every query (doc/scale-out.md).
  */
-static bool
-managed_by_citus(Oid relid)
+bool
+os_rows_managed_by_citus(Oid relid)
 {
 	Oid			catalog = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
 	Relation	rel;
@@ -269,7 +270,7 @@ plan_free_possible(table_cache *c, Relation rel)
 		cmd = CMD_INSERT;
 	else if (c->perms & ACL_UPDATE)
 		cmd = CMD_UPDATE;
-	if (rel->rd_rel->relkind != RELKIND_RELATION || managed_by_citus(RelationGetRelid(rel)))
+	if (rel->rd_rel->relkind != RELKIND_RELATION || c->citus)
 		return false;
 	if (rel->rd_rules != NULL)
 		for (int i = 0; i < rel->rd_rules->numLocks; i++)
@@ -335,6 +336,7 @@ build(table_cache *c, Relation rel)
 	c->ncheck = 0;
 	c->check = NULL;
 	c->pkey = os_compat_primary_key_index(rel);
+	c->citus = os_rows_managed_by_citus(RelationGetRelid(rel));
 	/* a table of many columns gets the SQL statement: no room kept here */
 	c->direct = desc->natts <= MAX_ATTS && plan_free_possible(c, rel);
 	if (!c->direct)
@@ -1064,4 +1066,19 @@ os_rows_nextval(const char *seq)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"order_system.%s\" does not exist", seq)));
 	return nextval_internal(relid, true);
+}
+
+/*
+ * Whether Citus manages table t (os_rows_managed_by_citus, remembered): the
+ * store then uses the statements Citus can route (doc/scale-out.md).  Follows the same invalidations as the
+ * writer's cache.
+ */
+bool
+os_rows_citus(os_table_id t)
+{
+	table_cache *c = &tables[t];
+
+	if (!c->valid)
+		table_close(open_ready(c, AccessShareLock), NoLock);
+	return c->citus;
 }

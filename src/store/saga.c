@@ -3,6 +3,11 @@
  *	  The rows a saga step reads and changes: the order and its payment
  *	  (locked), the products of its lines, the status columns, the deposit
  *	  lookup and the expiry batch.
+ *
+ * On Citus (doc/scale-out.md) the order's rows are distributed by member:
+ * a statement that locks or changes them names the member as well, so that
+ * Citus routes it to one shard, and a lock over many members' rows is taken
+ * row by row.
  */
 #include "order_system.h"
 
@@ -22,6 +27,16 @@ static os_stmt lock_order = OS_STMT(
 									" FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id"
 									" WHERE o.id = $1 FOR NO KEY UPDATE OF o",
 									1, INT8OID);
+
+/* The same, routed to the member's shard (Citus). */
+static os_stmt lock_order_routed = OS_STMT(
+										   "SELECT o.status, o.member_id, o.currency, p.id, p.points_amount, p.external_amount,"
+										   " EXISTS (SELECT 1 FROM order_system.order_line l"
+										   " WHERE l.member_id = $2 AND l.order_id = $1 AND l.bucket IS NOT NULL), p.reference"
+										   " FROM order_system.orders o JOIN order_system.payment p"
+										   " ON p.member_id = o.member_id AND p.order_id = o.id"
+										   " WHERE o.member_id = $2 AND o.id = $1 FOR NO KEY UPDATE OF o",
+										   2, INT8OID, INT8OID);
 enum
 {
 	LOCKED_STATUS = 1, LOCKED_MEMBER_ID, LOCKED_CURRENCY, LOCKED_PAYMENT_ID,
@@ -36,13 +51,14 @@ static os_stmt lock_products = OS_STMT(
 
 static os_stmt set_order_status = OS_STMT(
 										  "UPDATE order_system.orders SET status = $2, status_reason = coalesce($3, status_reason),"
-										  " points_earned = points_earned + $4, updated_at = pg_catalog.now() WHERE id = $1",
-										  4, INT8OID, TEXTOID, TEXTOID, INT8OID);
+										  " points_earned = points_earned + $4, updated_at = pg_catalog.now()"
+										  " WHERE id = $1 AND member_id = $5",
+										  5, INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID);
 
 static os_stmt set_payment_status = OS_STMT(
 											"UPDATE order_system.payment SET status = $2, gateway_ref = coalesce($3, gateway_ref),"
-											" updated_at = pg_catalog.now() WHERE id = $1",
-											3, INT8OID, TEXTOID, TEXTOID);
+											" updated_at = pg_catalog.now() WHERE id = $1 AND member_id = $4",
+											4, INT8OID, TEXTOID, TEXTOID, INT8OID);
 
 static os_stmt find_deposit = OS_STMT(
 									  "SELECT order_id, external_amount FROM order_system.payment WHERE reference = $1",
@@ -55,6 +71,15 @@ static os_stmt expirable = OS_STMT(
 								   " AND p.expires_at <= pg_catalog.now()"
 								   " ORDER BY p.expires_at LIMIT $1 FOR NO KEY UPDATE OF o SKIP LOCKED",
 								   1, INT4OID);
+
+/* Citus: the candidates, unlocked; each is locked when it is stepped. */
+static os_stmt expirable_unlocked = OS_STMT(
+											"SELECT o.id FROM order_system.orders o"
+											" JOIN order_system.payment p ON p.member_id = o.member_id AND p.order_id = o.id"
+											" WHERE o.status = 'pending_payment' AND p.status = 'pending'"
+											" AND p.expires_at <= pg_catalog.now()"
+											" ORDER BY p.expires_at LIMIT $1",
+											1, INT4OID);
 
 static os_stmt lock_batch_members = OS_STMT(
 											"SELECT m.id FROM order_system.member m WHERE m.id IN"
@@ -78,10 +103,20 @@ os_store_order_member(int64 order_id, int64 *member_id)
 bool
 os_store_lock_order(int64 order_id, os_locked_order *o)
 {
-	Datum		v = Int64GetDatum(order_id);
+	Datum		v[2] = {Int64GetDatum(order_id), 0};
 	bool		isnull;
 
-	if (os_exec(&lock_order, &v, NULL, 1) == 0)
+	if (os_rows_citus(OS_ORDERS))
+	{
+		int64		member_id;
+
+		if (!os_store_order_member(order_id, &member_id))
+			return false;
+		v[1] = Int64GetDatum(member_id);
+		if (os_exec(&lock_order_routed, v, NULL, 1) == 0)
+			return false;
+	}
+	else if (os_exec(&lock_order, v, NULL, 1) == 0)
 		return false;
 	o->status = os_getstr(0, LOCKED_STATUS);
 	o->member_id = os_getint64(0, LOCKED_MEMBER_ID);
@@ -110,37 +145,41 @@ os_store_lock_line_stock(int64 order_id, bool has_buckets)
 {
 	Datum		v = Int64GetDatum(order_id);
 
-	if (has_buckets)
+	/* Citus refuses a lock of reference rows chosen by a distributed table */
+	if (has_buckets || os_rows_citus(OS_ORDER_LINE))
 		os_lock_line_stock(id_array(&order_id, 1));
 	else
 		os_exec(&lock_products, &v, NULL, 0);
 }
 
 void
-os_store_set_order_status(int64 order_id, const char *status, const char *reason,
-						  int64 points_earned)
+os_store_set_order_status(int64 order_id, int64 member_id, const char *status,
+						  const char *reason, int64 points_earned)
 {
-	Datum		v[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		v[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 	v[0] = Int64GetDatum(order_id);
 	v[1] = CStringGetTextDatum(status);
 	v[2] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
 	nulls[2] = reason ? ' ' : 'n';
 	v[3] = Int64GetDatum(points_earned);
+	v[4] = Int64GetDatum(member_id);
 	os_exec(&set_order_status, v, nulls, 0);
 }
 
 void
-os_store_set_payment_status(int64 payment_id, const char *status, const char *gateway_ref)
+os_store_set_payment_status(int64 payment_id, int64 member_id, const char *status,
+							const char *gateway_ref)
 {
-	Datum		v[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Datum		v[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 
 	v[0] = Int64GetDatum(payment_id);
 	v[1] = CStringGetTextDatum(status);
 	v[2] = gateway_ref ? CStringGetTextDatum(gateway_ref) : (Datum) 0;
 	nulls[2] = gateway_ref ? ' ' : 'n';
+	v[3] = Int64GetDatum(member_id);
 	os_exec(&set_payment_status, v, nulls, 0);
 }
 
@@ -160,12 +199,13 @@ int
 os_store_lock_expired_orders(int max_orders, int64 **order_ids)
 {
 	Datum		v = Int32GetDatum(max_orders);
-	int			n = os_exec(&expirable, &v, NULL, 0);
+	bool		citus = os_rows_citus(OS_ORDERS);
+	int			n = os_exec(citus ? &expirable_unlocked : &expirable, &v, NULL, 0);
 	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
 
 	for (int i = 0; i < n; i++)
 		ids[i] = os_getint64(i, 1);
-	if (n > 0)
+	if (n > 0 && !citus)
 	{
 		v = id_array(ids, n);
 		os_lock_line_stock(v);

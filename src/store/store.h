@@ -77,7 +77,7 @@ typedef enum os_stock_move
 
 extern int	os_bucket_reserve(int64 product_id, int64 quantity);
 extern void os_lock_line_stock(Datum order_ids);
-extern void os_bucket_move(int64 order_id, os_stock_move how);
+extern void os_bucket_move(int64 order_id, int64 member_id, os_stock_move how);
 
 /* ------------------------------------------------------------- products */
 
@@ -118,7 +118,12 @@ extern bool os_store_reserve_from_row(os_batch *b, int64 product_id,
  * Move the stock of an order's lines that came from product rows (sell,
  * release or return it); lines from flash-sale buckets move in buckets.c.
  */
-extern void os_store_move_line_stock(int64 order_id, os_stock_move how);
+extern void os_store_move_line_stock(int64 order_id, int64 member_id,
+									 os_stock_move how);
+
+/* (Citus) lines -> a row of arrays, the arguments of move (products.c). */
+extern void os_move_from_line_arrays(os_stmt *lines, os_stmt *move,
+									 int64 order_id, int64 member_id);
 
 /* --------------------------------------------------------------- orders */
 
@@ -202,16 +207,20 @@ typedef struct os_locked_order
 /* The order's member, read without a lock; false when there is no order. */
 extern bool os_store_order_member(int64 order_id, int64 *member_id);
 
-/* Lock the order (FOR NO KEY UPDATE) and read it; false when there is none. */
+/*
+ * Lock the order (FOR NO KEY UPDATE) and read it; false when there is none.
+ * The saga's other statements on the order's rows name its member too.
+ */
 extern bool os_store_lock_order(int64 order_id, os_locked_order *o);
 
 /* Lock the stock the order's lines hold: product rows, or their buckets. */
 extern void os_store_lock_line_stock(int64 order_id, bool has_buckets);
 
-extern void os_store_set_order_status(int64 order_id, const char *status,
-									  const char *reason, int64 points_earned);
-extern void os_store_set_payment_status(int64 payment_id, const char *status,
-										const char *gateway_ref);
+extern void os_store_set_order_status(int64 order_id, int64 member_id,
+									  const char *status, const char *reason,
+									  int64 points_earned);
+extern void os_store_set_payment_status(int64 payment_id, int64 member_id,
+										const char *status, const char *gateway_ref);
 
 /* The payment a deposit reference names; false when there is none. */
 extern bool os_store_find_deposit(const char *reference, int64 *order_id,

@@ -25,6 +25,7 @@ INSERT INTO allowed VALUES
 	('order_system.clear_member_login(regrole)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.complete_order(bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin'),
 	('order_system.confirm_deposit(text,bigint)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
+	('order_system.distribute_on_citus(integer)', true,  'search_path=pg_catalog, pg_temp; client_min_messages=warning', 'admin'),
 	('order_system.confirm_payment(bigint,text)', true,  'search_path=pg_catalog, pg_temp', 'admin gateway'),
 	('order_system.consumer_status()', true,  'search_path=pg_catalog, pg_temp', 'admin gateway monitor'),
 	('order_system.rebase_consumers()', true,  'search_path=pg_catalog, pg_temp', 'admin'),
@@ -74,6 +75,7 @@ INSERT INTO allowed VALUES
 	-- the internals: no role but the owner executes them (nor uses their schema)
 	('order_system_internal.bucket_adds_up(order_system.stock_bucket)', false, '', ''),
 	('order_system_internal.caller_role()', false, '', ''),
+	('order_system_internal.citus_reshape()', false, 'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.check_member_login(regrole)', false, 'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.cut_snapshot()', false, '', ''),
 	('order_system_internal.system_identifier()', false, '', ''),
@@ -86,6 +88,7 @@ INSERT INTO allowed VALUES
 	('order_system_internal.ledger_delta_ok(order_system.ledger_kind,bigint)', false, '', ''),
 	('order_system_internal.lock_consumer(text)', true,  'search_path=pg_catalog, pg_temp', ''),
 	('order_system_internal.low_stock_threshold()', false, '', ''),
+	('order_system_internal.managed_by_citus(regclass)', false, '', ''),
 	('order_system_internal.metrics_preloaded()', false, '', ''),
 	('order_system_internal.metrics_shared_counters()', false, '', ''),
 	('order_system_internal.metrics_since()', false, '', ''),

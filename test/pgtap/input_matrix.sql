@@ -107,6 +107,7 @@ INSERT INTO base (type, expr) VALUES
 	('bigint', '1'), ('integer', '1'), ('text', $$'matrix'$$), ('jsonb', $$'{}'$$),
 	('boolean', 'true'), ('regprocedure', $$'{handler}'$$), ('pg_snapshot', 'pg_current_snapshot()'),
 	('anyelement', '1::integer'), ('regrole', $$'matrix_login'$$),
+	('regclass', $$'order_system.orders'$$),
 	('order_system.ledger_kind', $$'earn'$$),
 	('order_system.product', '(SELECT x FROM order_system.product x WHERE x.id = {p})'),
 	('order_system.payment', '(SELECT x FROM order_system.payment x WHERE x.order_id = {o_card})'),
@@ -148,6 +149,8 @@ INSERT INTO vals VALUES
 	('pg_snapshot', 'NULL'), ('pg_snapshot', $$'1:1:'$$), ('pg_snapshot', 'pg_current_snapshot()'),
 	('pg_snapshot', $$'100:200:150'$$), ('pg_snapshot', $$'1:9223372036854775807:'$$),
 	('pg_snapshot', $$'9223372036854775807:9223372036854775807:'$$), ('pg_snapshot', $$'5:3:'$$),
+	('regclass', 'NULL'), ('regclass', '0::oid'), ('regclass', $$'pg_catalog.pg_class'$$),
+	('regclass', '4294967295::oid'),
 	('regrole', 'NULL'), ('regrole', $$'matrix_login'$$), ('regrole', $$'order_system_admin'$$),
 	('regrole', 'session_user::regrole'), ('regrole', $$'pg_read_all_data'$$), ('regrole', $$'-'$$),
 	('anyelement', 'NULL::integer'), ('anyelement', '1::integer'), ('anyelement', $$'x'::text$$),
@@ -186,7 +189,9 @@ INSERT INTO expect VALUES
 	('refuse_delete', '0A000', '0A000', '{}', 'PL/pgSQL trigger function called directly'),
 	('register_payment_method', '00000', NULL, '{42501}', 'only the handler''s owner may register it'),
 	('payment_handler_valid', '00000', NULL, '{22P02,42704}', 'a handler text that does not parse is refused as regprocedure input refuses it'),
-	('metrics_reset', '55000', '55000', '{}', 'the counters are off: the server does not preload order_system');
+	('metrics_reset', '55000', '55000', '{}', 'the counters are off: the server does not preload order_system'),
+	('distribute_on_citus', '55000', '55000', '{}', 'Citus is not installed in the test database'),
+	('citus_reshape', '55000', '55000', '{}', 'Citus is not installed in the test database');
 
 ---------------------------------------------------------------- the calls
 

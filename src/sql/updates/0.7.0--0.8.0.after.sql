@@ -72,3 +72,11 @@ GRANT EXECUTE ON FUNCTION order_system.set_consumer_owner(text, regrole) TO orde
 REVOKE ALL ON FUNCTION order_system_internal.payment_handler_valid(text) FROM PUBLIC;
 ALTER TABLE order_system.payment_method
 	ADD CONSTRAINT payment_method_handler_valid CHECK (order_system_internal.payment_handler_valid(handler));
+
+-- scale-out on Citus (88_scale_out.sql): the operators'
+REVOKE ALL ON FUNCTION
+	order_system_internal.managed_by_citus(regclass),
+	order_system_internal.citus_reshape(),
+	order_system.distribute_on_citus(integer)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_system.distribute_on_citus(integer) TO order_system_admin;
