@@ -162,7 +162,8 @@ os_enter(FunctionCallInfo fcinfo, const char *writer)
 /*
  * Refuse, with 25006, a call that writes where nothing can be written: on a
  * hot standby, which serves reads while every write goes to its primary,
- * or in a read-only transaction.  It runs before the call reads anything,
+ * or in a read-only transaction; and, with 55000, on a Citus worker once
+ * the tables are distributed.  It runs before the call reads anything,
  * so the refusal never depends on the arguments.  On a standby the message
  * names the primary's host and port from primary_conninfo (nothing else of
  * it).
@@ -190,6 +191,7 @@ os_require_writable(const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot run %s in a read-only transaction", what)));
+	os_rows_require_coordinator(what);
 }
 
 int

@@ -265,6 +265,7 @@ extern bool os_rows_read(os_table_id t, Datum key, Datum *cols, bool *nulls);
 extern int64 os_rows_nextval(const char *seq);
 extern bool os_rows_citus(os_table_id t);
 extern bool os_rows_managed_by_citus(Oid relid);
+extern void os_rows_require_coordinator(const char *what);
 
 /* --------------------------------------------------------------- orders */
 
@@ -288,7 +289,7 @@ extern int	os_low_stock_threshold;
 
 extern void os_metrics_init(void);
 extern void os_metrics_order_placed(const char *method, bool paid);
-extern void os_metrics_saga_move(int64 order_id, os_event ev);
+extern void os_metrics_saga_move(int64 order_id, int64 member_id, os_event ev);
 extern void os_metrics_rate_limited(const char *method);
 
 /* ----------------------------------------------------------------- saga */

@@ -237,7 +237,7 @@ os_metrics_order_placed(const char *method, bool paid)
 
 /* A saga step moved order_id by event ev. */
 void
-os_metrics_saga_move(int64 order_id, os_event ev)
+os_metrics_saga_move(int64 order_id, int64 member_id, os_event ev)
 {
 	bool		compensates;
 	os_counter	counter = os_event_counter(ev, &compensates);
@@ -246,7 +246,7 @@ os_metrics_saga_move(int64 order_id, os_event ev)
 
 	if (metrics == NULL || counter == OS_COUNTER_COUNT)
 		return;
-	method = os_store_order_method(order_id);
+	method = os_store_order_method(order_id, member_id);
 	if (method == NULL)
 		return;
 	slot = method_slot(method);

@@ -250,7 +250,7 @@ saga_apply(int64 order_id, os_event ev, const char *reason,
 		case OS_EVENT_COUNT:
 			break;
 	}
-	os_metrics_saga_move(order_id, ev);
+	os_metrics_saga_move(order_id, o.member_id, ev);
 	return os_state_name(to);
 }
 

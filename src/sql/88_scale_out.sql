@@ -1,10 +1,11 @@
 ---------------------------------------------------------------- scale-out on Citus
 
 -- The layout of doc/scale-out.md: a member's rows (member, points_ledger,
--- orders, order_line, payment) distributed by member, co-located; the
--- catalog (product, stock_bucket, payment_method, member_login) as
--- reference tables on every node; the outbox, consumers and counters local
--- to each node.  Nothing here runs unless distribute_on_citus() is called.
+-- orders, order_line, payment) distributed by member, co-located; each
+-- order's member (order_owner) distributed by order id; the catalog
+-- (product, stock_bucket, payment_method, member_login) as reference
+-- tables on every node; the outbox, consumers and counters local to each
+-- node.  Nothing here runs unless distribute_on_citus() is called.
 
 CREATE OR REPLACE FUNCTION order_system_internal.managed_by_citus(tab regclass)
 RETURNS boolean
@@ -133,6 +134,11 @@ BEGIN
 			EXECUTE 'SELECT pg_catalog.create_distributed_table($1, $2, colocate_with => $3)'
 			  USING 'order_system.' || t, 'member_id', 'order_system.member';
 		END LOOP;
+		INSERT INTO order_system.order_owner (order_id, member_id)
+		SELECT o.id, o.member_id FROM order_system.orders o
+		ON CONFLICT (order_id) DO NOTHING;
+		EXECUTE 'SELECT pg_catalog.create_distributed_table($1, $2, colocate_with => $3)'
+		  USING 'order_system.order_owner', 'order_id', 'order_system.member';
 		CREATE POLICY member_own ON order_system.member FOR SELECT TO order_system_member
 			USING (id = order_system.current_member_id());
 		CREATE POLICY orders_own ON order_system.orders FOR SELECT TO order_system_member

@@ -41,6 +41,11 @@ os_store_order_by_key(int64 member_id, const char *key, os_order_replay *out)
 	return true;
 }
 
+/* On Citus: the order's member, by order id (order_owner). */
+static os_stmt insert_owner = OS_STMT(
+									  "INSERT INTO order_system.order_owner (order_id, member_id) VALUES ($1, $2)",
+									  2, INT8OID, INT8OID);
+
 int64
 os_store_next_order_id(void)
 {
@@ -125,6 +130,12 @@ os_store_write_order(const os_order_row *order, const os_line *lines,
 		os_rows_insert(&w, OS_OUTBOX, e, en);
 	}
 	os_rows_end(&w);
+	if (os_rows_citus(OS_ORDERS))
+	{
+		Datum		owner[2] = {Int64GetDatum(order->id), Int64GetDatum(order->member_id)};
+
+		os_exec(&insert_owner, owner, NULL, 0);
+	}
 	if (nevents > 0)
 		os_note_event();
 }

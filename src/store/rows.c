@@ -121,6 +121,7 @@ typedef struct table_cache
 	AttrNumber	keyattnum;		/* of key */
 	bool		direct;			/* plan-free writes and reads may be used */
 	bool		citus;			/* Citus manages it */
+	bool		citus_worker;	/* ... and this node is not the coordinator */
 	bool		valid;
 } table_cache;
 
@@ -219,37 +220,81 @@ invalidate_functions(Datum arg, int cacheid, uint32 hashvalue)
 }
 
 /*
+ * A row of one of Citus's catalogs in pg_catalog: the row whose column
+ * (of type type) equals key, or with key invalid the first row; false when
+ * there is no such catalog (Citus is not installed) or row.  *value gets
+ * the column's value; *readable is false when the column is not what this
+ * code expects (another Citus version), and the row is not read.
+ */
+static bool
+citus_catalog_row(const char *catalog, const char *column, Oid type, Oid key,
+				  Datum *value, bool *readable)
+{
+	Oid			relid = get_relname_relid(catalog, PG_CATALOG_NAMESPACE);
+	Relation	rel;
+	AttrNumber	att;
+	ScanKeyData skey;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	*readable = true;
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	att = attnameAttNum(rel, column, false);
+	if (att <= 0 || TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid != type)
+		*readable = false;
+	else
+	{
+		if (OidIsValid(key))
+			ScanKeyInit(&skey, att, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(key));
+		scan = systable_beginscan(rel, InvalidOid, false, NULL, OidIsValid(key) ? 1 : 0, &skey);
+		tuple = systable_getnext(scan);
+		if (HeapTupleIsValid(tuple))
+		{
+			bool		isnull;
+
+			*value = heap_getattr(tuple, att, RelationGetDescr(rel), &isnull);
+			found = !isnull;
+		}
+		systable_endscan(scan);
+	}
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
  * Whether Citus manages relid (a distributed, reference or Citus local
  * table: a row of its catalog pg_dist_partition).  Its planner routes every
  * statement on such a table to the table's shards; the relation itself is
  * an empty shell, and a row written into it without a plan would be lost to
- * every query (doc/scale-out.md).
+ * every query (doc/scale-out.md).  A catalog this code cannot read counts
+ * as managing it.
  */
 bool
 os_rows_managed_by_citus(Oid relid)
 {
-	Oid			catalog = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
-	Relation	rel;
-	AttrNumber	att;
-	ScanKeyData key;
-	SysScanDesc scan;
-	bool		found = false;
+	Datum		value;
+	bool		readable;
+	bool		found = citus_catalog_row("pg_dist_partition", "logicalrelid", REGCLASSOID,
+										  relid, &value, &readable);
 
-	if (!OidIsValid(catalog))
-		return false;
-	rel = table_open(catalog, AccessShareLock);
-	att = attnameAttNum(rel, "logicalrelid", false);
-	if (att > 0 && TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid == REGCLASSOID)
-	{
-		ScanKeyInit(&key, att, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-		scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
-		found = HeapTupleIsValid(systable_getnext(scan));
-		systable_endscan(scan);
-	}
-	else
-		found = true;			/* a catalog we cannot read: assume managed */
-	table_close(rel, AccessShareLock);
-	return found;
+	return found || !readable;
+}
+
+/*
+ * Whether this node is a Citus worker: its group (pg_dist_local_group, one
+ * row) is not the coordinator's, 0.
+ */
+static bool
+citus_worker_node(void)
+{
+	Datum		group;
+	bool		readable;
+
+	return citus_catalog_row("pg_dist_local_group", "groupid", INT4OID, InvalidOid,
+							 &group, &readable) && DatumGetInt32(group) != 0;
 }
 
 /*
@@ -337,6 +382,7 @@ build(table_cache *c, Relation rel)
 	c->check = NULL;
 	c->pkey = os_compat_primary_key_index(rel);
 	c->citus = os_rows_managed_by_citus(RelationGetRelid(rel));
+	c->citus_worker = c->citus && citus_worker_node();
 	/* a table of many columns gets the SQL statement: no room kept here */
 	c->direct = desc->natts <= MAX_ATTS && plan_free_possible(c, rel);
 	if (!c->direct)
@@ -1081,4 +1127,21 @@ os_rows_citus(os_table_id t)
 	if (!c->valid)
 		table_close(open_ready(c, AccessShareLock), NoLock);
 	return c->citus;
+}
+
+/*
+ * On a Citus worker, refuse a call that writes: the extension's sequences
+ * are each node's own, so ids taken there would collide with the
+ * coordinator's (doc/scale-out.md).
+ */
+void
+os_rows_require_coordinator(const char *what)
+{
+	if (!os_rows_citus(OS_ORDERS) || !tables[OS_ORDERS].citus_worker)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot run %s on a Citus worker", what),
+			 errdetail("order_system's tables are distributed; its writes run on the coordinator."),
+			 errhint("Connect to the Citus coordinator.")));
 }

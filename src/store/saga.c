@@ -15,10 +15,17 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-/* The order's member, read without a lock (it never changes). */
+/*
+ * The order's member, read without a lock (it never changes).  On Citus
+ * from order_owner first (one shard), from orders (every shard) for an
+ * order that has no row there.
+ */
 static os_stmt order_member = OS_STMT(
 									  "SELECT member_id FROM order_system.orders WHERE id = $1",
 									  1, INT8OID);
+static os_stmt order_owner = OS_STMT(
+									 "SELECT member_id FROM order_system.order_owner WHERE order_id = $1",
+									 1, INT8OID);
 
 static os_stmt lock_order = OS_STMT(
 									"SELECT o.status, o.member_id, o.currency, p.id, p.points_amount, p.external_amount,"
@@ -94,7 +101,8 @@ os_store_order_member(int64 order_id, int64 *member_id)
 {
 	Datum		v = Int64GetDatum(order_id);
 
-	if (os_exec(&order_member, &v, NULL, 1) == 0)
+	if ((!os_rows_citus(OS_ORDERS) || os_exec(&order_owner, &v, NULL, 1) == 0) &&
+		os_exec(&order_member, &v, NULL, 1) == 0)
 		return false;
 	*member_id = os_getint64(0, 1);
 	return true;

@@ -307,6 +307,6 @@ extern bool os_store_set_payment_method_enabled(const char *name, bool enabled);
 /* -------------------------------------------------------------- metrics */
 
 /* The payment method order_id was placed with; NULL if there is no such order. */
-extern char *os_store_order_method(int64 order_id);
+extern char *os_store_order_method(int64 order_id, int64 member_id);
 
 #endif							/* OS_STORE_H */

@@ -15,8 +15,9 @@ SELECT plan(69);
 
 SELECT tables_are('order_system',
 	ARRAY['member', 'product', 'payment_method', 'orders', 'order_line', 'payment',
-		  'points_ledger', 'outbox', 'consumer', 'outbox_pruned', 'stock_bucket', 'member_login'],
-	'order_system has exactly its twelve tables');
+		  'points_ledger', 'outbox', 'consumer', 'outbox_pruned', 'stock_bucket', 'member_login',
+		  'order_owner'],
+	'order_system has exactly its thirteen tables');
 SELECT sequences_are('order_system',
 	ARRAY['member_id_seq', 'product_id_seq', 'orders_id_seq', 'payment_id_seq',
 		  'points_ledger_id_seq', 'outbox_id_seq'],

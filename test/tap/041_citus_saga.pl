@@ -22,13 +22,14 @@ my ($coordinator, @workers) = citus_cluster(workers => 2,
 my $db = $coordinator->connstr('postgres');
 sub query { return $coordinator->safe_psql('postgres', $_[0]); }
 
-is(query(q{SELECT string_agg(table_name || ' ' || placement, E'\n' ORDER BY table_name::text)
+is(query(q{SELECT string_agg(table_name || ' ' || placement, E'\n' ORDER BY table_name::text COLLATE "C")
 			 FROM order_system.distribute_on_citus(8)}),
 	join("\n",
 		'order_system.consumer local on each node',
 		'order_system.member distributed by id',
 		'order_system.member_login reference',
 		'order_system.order_line distributed by member_id',
+		'order_system.order_owner distributed by order_id',
 		'order_system.orders distributed by member_id',
 		'order_system.outbox local on each node',
 		'order_system.outbox_pruned local on each node',
@@ -38,7 +39,7 @@ is(query(q{SELECT string_agg(table_name || ' ' || placement, E'\n' ORDER BY tabl
 		'order_system.product reference',
 		'order_system.stock_bucket reference'),
 	'distribute_on_citus lays the tables out as doc/scale-out.md says');
-is(query('SELECT count(*) FROM order_system.distribute_on_citus()'), '12',
+is(query('SELECT count(*) FROM order_system.distribute_on_citus()'), '13',
 	'a second call only reports');
 
 # Eight members, spread over both workers; a hot product of 50 units and
@@ -176,6 +177,19 @@ is(query(q{SELECT count(*) FROM order_system.member m
 			WHERE m.points_balance <> (SELECT coalesce(sum(delta), 0) FROM order_system.points_ledger l
 										WHERE l.member_id = m.id)}),
 	'0', 'every ledger sums to its member\'s balance');
+is(query(q{SELECT (SELECT count(*) FROM order_system.order_owner)
+			   = (SELECT count(*) FROM order_system.orders)}),
+	't', 'every order has its member in order_owner');
+
+# Writes run on the coordinator: a worker refuses them (its sequences are
+# its own), and serves reads.
+($rc, $out, $err) = $workers[1]->psql('postgres',
+	q{SELECT order_system.place_order(1, '[{"product_id": 2, "quantity": 1}]', 'card')});
+like($err, qr/ERROR:  cannot run place_order on a Citus worker/, 'a worker refuses place_order');
+($rc, $out, $err) = $workers[1]->psql('postgres', q{SELECT order_system.create_member('on a worker')});
+like($err, qr/ERROR:  cannot run create_member on a Citus worker/, 'and create_member');
+is($workers[1]->safe_psql('postgres', q{SELECT order_system.get_order(1)->>'order_id'}), '1',
+	'and answers get_order');
 is(join(',', map { $_->safe_psql('postgres', 'SELECT count(*) FROM order_system.outbox') } @workers),
 	'0,0', 'the events are the coordinator\'s: the workers\' outboxes are empty');
 

@@ -199,3 +199,12 @@ CREATE POLICY order_line_own ON order_system.order_line FOR SELECT TO order_syst
 	USING (member_id OPERATOR(pg_catalog.=) (SELECT order_system.current_member_id()));
 CREATE POLICY payment_own ON order_system.payment FOR SELECT TO order_system_member
 	USING (member_id OPERATOR(pg_catalog.=) (SELECT order_system.current_member_id()));
+
+-- The member of each order by order id, filled on Citus only (40_orders.sql).
+CREATE TABLE order_system.order_owner (
+	order_id bigint PRIMARY KEY,
+	member_id bigint NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('order_system.order_owner', '');
+REVOKE ALL ON order_system.order_owner FROM PUBLIC;
+GRANT SELECT ON order_system.order_owner TO order_system_admin, order_system_backup;
