@@ -72,7 +72,7 @@ load_order(int64 order_id, order_row *o)
 static void
 move_stock(const order_row *o, os_stock_move how)
 {
-	os_store_lock_line_stock(o->id, o->has_buckets);
+	os_store_lock_line_stock(o->id, o->member_id, o->has_buckets);
 	os_store_move_line_stock(o->id, o->member_id, how);
 	if (o->has_buckets)
 		os_bucket_move(o->id, o->member_id, how);

@@ -178,8 +178,11 @@ RETURNS TABLE (id bigint, name text, email text, active boolean,
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF get_member.member_id IS DISTINCT FROM
-	   coalesce(order_system.current_member_id(), get_member.member_id) THEN
+	-- the caller's scope is asked only when there is a row to show, as the
+	-- SQL bodies up to 0.7.0 asked it
+	IF NOT EXISTS (SELECT FROM order_system.member m WHERE m.id = get_member.member_id)
+	   OR get_member.member_id IS DISTINCT FROM
+		  coalesce(order_system.current_member_id(), get_member.member_id) THEN
 		RETURN;
 	END IF;
 	RETURN QUERY
@@ -197,8 +200,9 @@ RETURNS TABLE (id bigint, kind text, delta bigint, order_id bigint, reason text,
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF points_history.member_id IS DISTINCT FROM
-	   coalesce(order_system.current_member_id(), points_history.member_id) THEN
+	IF NOT EXISTS (SELECT FROM order_system.points_ledger l WHERE l.member_id = points_history.member_id)
+	   OR points_history.member_id IS DISTINCT FROM
+		  coalesce(order_system.current_member_id(), points_history.member_id) THEN
 		RETURN;
 	END IF;
 	RETURN QUERY

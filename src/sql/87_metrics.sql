@@ -79,7 +79,8 @@ BEGIN
 							count(*) FILTER (WHERE p.status = 'declined') AS declined,
 							count(*) FILTER (WHERE o.status = 'expired') AS expired,
 							count(*) FILTER (WHERE o.status = 'refunded') AS refunded
-					   FROM order_system.orders o JOIN order_system.payment p ON p.order_id = o.id
+					   FROM order_system.orders o
+					   JOIN order_system.payment p ON p.member_id = o.member_id AND p.order_id = o.id
 					  GROUP BY o.payment_method) t ON t.name = m.name
 		 ORDER BY 1;
 	END IF;

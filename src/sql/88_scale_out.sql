@@ -26,18 +26,27 @@ COMMENT ON FUNCTION order_system_internal.managed_by_citus(regclass)
 --     per row instead;
 --   - the one foreign key (stock_bucket -> product) would force every later
 --     statement of a transaction that touched a distributed table onto one
---     connection per node.
+--     connection per node;
+--   - current_member_id() may read member_login from within a shard's query.
+--
+-- A node reshaped once is left alone (orders_id_idx marks it): the workers'
+-- part commits on its own, so a distribute_on_citus that failed after it can
+-- run again.  DDL propagation is off while it runs, as it was set before.
 CREATE OR REPLACE FUNCTION order_system_internal.citus_reshape()
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	propagation text;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
 		RAISE EXCEPTION 'Citus is not installed in this database' USING ERRCODE = '55000';
 	END IF;
-	IF order_system_internal.managed_by_citus('order_system.orders') THEN
+	IF order_system_internal.managed_by_citus('order_system.orders')
+	   OR to_regclass('order_system.orders_id_idx') IS NOT NULL THEN
 		RETURN;
 	END IF;
+	propagation := current_setting('citus.enable_ddl_propagation');
 	PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
 	ALTER TABLE order_system.product DROP CONSTRAINT product_stock_adds_up,
 		ADD CONSTRAINT product_stock_adds_up CHECK (stock_available + stock_reserved + stock_sold
@@ -64,7 +73,6 @@ BEGIN
 		ADD CONSTRAINT points_ledger_pkey PRIMARY KEY (member_id, id);
 	ALTER TABLE order_system.orders DROP CONSTRAINT orders_pkey,
 		ADD CONSTRAINT orders_pkey PRIMARY KEY (member_id, id);
-	CREATE INDEX orders_id_idx ON order_system.orders (id);
 	ALTER TABLE order_system.order_line DROP CONSTRAINT order_line_pkey,
 		ADD CONSTRAINT order_line_pkey PRIMARY KEY (member_id, order_id, product_id);
 	ALTER TABLE order_system.payment DROP CONSTRAINT payment_pkey,
@@ -75,6 +83,15 @@ BEGIN
 	DROP INDEX order_system.payment_reference_key;
 	CREATE INDEX payment_reference_idx ON order_system.payment (reference)
 		WHERE reference IS NOT NULL;
+	-- A member role's policies call current_member_id() on the shards, where
+	-- its read of member_login would be a query nested in a shard's query,
+	-- which Citus refuses.  member_login is a reference table with a copy
+	-- on every node, so the nested read stays on the node: allowed here.
+	ALTER FUNCTION order_system.current_member_id()
+		SET citus.allow_nested_distributed_execution = on;
+	-- the marker last: a failure before it leaves nothing behind
+	CREATE INDEX orders_id_idx ON order_system.orders (id);
+	PERFORM set_config('citus.enable_ddl_propagation', propagation, true);
 END
 $$;
 COMMENT ON FUNCTION order_system_internal.citus_reshape()
@@ -94,6 +111,8 @@ AS $$
 DECLARE
 	failed text;
 	t text;
+	unsafe_triggers text;
+	shards text;
 BEGIN
 	PERFORM order_system_internal.require_writable('distribute_on_citus');
 	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
@@ -121,7 +140,9 @@ BEGIN
 					  HINT = 'Every worker needs this order_system version installed (ALTER EXTENSION order_system UPDATE).';
 		END IF;
 		-- the row triggers (orders_status_guard) fire on the shards, where
-		-- order_system is installed too
+		-- order_system is installed too; both settings are set back below
+		unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
+		shards := current_setting('citus.shard_count');
 		PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
 		IF shard_count IS NOT NULL THEN
 			PERFORM set_config('citus.shard_count', shard_count::text, true);
@@ -159,6 +180,8 @@ BEGIN
 			USING (order_system_internal.refuse_hidden_rows('order_system.payment'));
 		CREATE POLICY hidden_rows_refused ON order_system.points_ledger FOR SELECT TO PUBLIC
 			USING (order_system_internal.refuse_hidden_rows('order_system.points_ledger'));
+		PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
+		PERFORM set_config('citus.shard_count', shards, true);
 	END IF;
 	RETURN QUERY EXECUTE $q$
 		SELECT c.oid::pg_catalog.regclass,

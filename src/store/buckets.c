@@ -45,6 +45,13 @@ static os_stmt line_stock = OS_STMT(
 									" GROUP BY l.product_id, l.bucket ORDER BY l.product_id, l.bucket",
 									1, INT8ARRAYOID);
 
+/* One order's, on its member's shard (Citus). */
+static os_stmt order_line_stock = OS_STMT(
+										  "SELECT l.product_id, l.bucket FROM order_system.order_line l"
+										  " WHERE l.member_id = $2 AND l.order_id = $1"
+										  " GROUP BY l.product_id, l.bucket ORDER BY l.product_id, l.bucket",
+										  2, INT8OID, INT8OID);
+
 static os_stmt lock_product_row = OS_STMT(
 										  "SELECT 1 FROM order_system.product WHERE id = $1 FOR NO KEY UPDATE",
 										  1, INT8OID);
@@ -121,13 +128,12 @@ os_bucket_reserve(int64 product_id, int64 quantity)
 }
 
 /*
- * Lock the stock rows behind the lines of the given orders (an int8[]), one
- * product at a time in id order: its row, or the buckets the lines used.
+ * Lock the stock rows the n rows of SPI_tuptable (product_id, bucket) name,
+ * one product at a time in id order: its row, or the buckets the lines used.
  */
-void
-os_lock_line_stock(Datum order_ids)
+static void
+lock_listed_stock(int n)
 {
-	int			n = os_exec(&line_stock, &order_ids, NULL, 0);
 	int64	   *products = palloc(sizeof(int64) * (n > 0 ? n : 1));
 	int16	   *buckets = palloc(sizeof(int16) * (n > 0 ? n : 1));
 
@@ -147,6 +153,22 @@ os_lock_line_stock(Datum order_ids)
 		v[1] = Int16GetDatum(buckets[i]);
 		os_exec(buckets[i] < 0 ? &lock_product_row : &lock_bucket_row, v, NULL, 0);
 	}
+}
+
+/* Lock the stock rows behind the lines of the given orders (an int8[]). */
+void
+os_lock_line_stock(Datum order_ids)
+{
+	lock_listed_stock(os_exec(&line_stock, &order_ids, NULL, 0));
+}
+
+/* The same for one order of member_id, read from the member's shard. */
+void
+os_lock_order_stock(int64 order_id, int64 member_id)
+{
+	Datum		v[2] = {Int64GetDatum(order_id), Int64GetDatum(member_id)};
+
+	lock_listed_stock(os_exec(&order_line_stock, v, NULL, 0));
 }
 
 /* Settle the bucket lines of an order (the product lines are saga.c's). */

@@ -79,14 +79,29 @@ static os_stmt expirable = OS_STMT(
 								   " ORDER BY p.expires_at LIMIT $1 FOR NO KEY UPDATE OF o SKIP LOCKED",
 								   1, INT4OID);
 
-/* Citus: the candidates, unlocked; each is locked when it is stepped. */
+/*
+ * Citus refuses a lock over many shards: the candidates are read unlocked,
+ * then each is locked on its member's shard if it still qualifies and no
+ * one else holds it, as the statement above would skip it.
+ */
 static os_stmt expirable_unlocked = OS_STMT(
-											"SELECT o.id FROM order_system.orders o"
+											"SELECT o.id, o.member_id, p.points_amount > 0 FROM order_system.orders o"
 											" JOIN order_system.payment p ON p.member_id = o.member_id AND p.order_id = o.id"
 											" WHERE o.status = 'pending_payment' AND p.status = 'pending'"
 											" AND p.expires_at <= pg_catalog.now()"
 											" ORDER BY p.expires_at LIMIT $1",
 											1, INT4OID);
+static os_stmt lock_expirable = OS_STMT(
+										"SELECT 1 FROM order_system.orders o"
+										" JOIN order_system.payment p ON p.member_id = o.member_id AND p.order_id = o.id"
+										" WHERE o.member_id = $2 AND o.id = $1"
+										" AND o.status = 'pending_payment' AND p.status = 'pending'"
+										" AND p.expires_at <= pg_catalog.now()"
+										" FOR NO KEY UPDATE OF o SKIP LOCKED",
+										2, INT8OID, INT8OID);
+static os_stmt lock_member_row = OS_STMT(
+										 "SELECT 1 FROM order_system.member WHERE id = $1 FOR NO KEY UPDATE",
+										 1, INT8OID);
 
 static os_stmt lock_batch_members = OS_STMT(
 											"SELECT m.id FROM order_system.member m WHERE m.id IN"
@@ -149,12 +164,14 @@ id_array(const int64 *ids, int n)
 }
 
 void
-os_store_lock_line_stock(int64 order_id, bool has_buckets)
+os_store_lock_line_stock(int64 order_id, int64 member_id, bool has_buckets)
 {
 	Datum		v = Int64GetDatum(order_id);
 
 	/* Citus refuses a lock of reference rows chosen by a distributed table */
-	if (has_buckets || os_rows_citus(OS_ORDER_LINE))
+	if (os_rows_citus(OS_ORDER_LINE))
+		os_lock_order_stock(order_id, member_id);
+	else if (has_buckets)
 		os_lock_line_stock(id_array(&order_id, 1));
 	else
 		os_exec(&lock_products, &v, NULL, 0);
@@ -203,6 +220,61 @@ os_store_find_deposit(const char *reference, int64 *order_id, int64 *amount_due)
 	return true;
 }
 
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Citus: lock the candidates one by one on their shards (those gone or held
+ * elsewhere are left out), then their stock in product order and the
+ * members whose points they return in id order: the order every saga step
+ * locks rows in.  Returns how many were locked, first in ids.
+ */
+static int
+lock_expired_routed(int n, int64 *ids)
+{
+	int64	   *members = palloc(sizeof(int64) * Max(n, 1));
+	bool	   *points = palloc(sizeof(bool) * Max(n, 1));
+	int			kept = 0;
+	int			nmembers = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		members[i] = os_getint64(i, 2);
+		points[i] = DatumGetBool(os_getattr(i, 3, &isnull));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		Datum		v[2] = {Int64GetDatum(ids[i]), Int64GetDatum(members[i])};
+
+		if (os_exec(&lock_expirable, v, NULL, 1) == 0)
+			continue;
+		ids[kept] = ids[i];
+		if (points[i])
+			members[nmembers++] = members[i];
+		kept++;
+	}
+	if (kept == 0)
+		return 0;
+	os_lock_line_stock(id_array(ids, kept));
+	qsort(members, nmembers, sizeof(int64), compare_int64);
+	for (int i = 0; i < nmembers; i++)
+	{
+		Datum		v = Int64GetDatum(members[i]);
+
+		if (i == 0 || members[i] != members[i - 1])
+			os_exec(&lock_member_row, &v, NULL, 0);
+	}
+	return kept;
+}
+
 int
 os_store_lock_expired_orders(int max_orders, int64 **order_ids)
 {
@@ -213,7 +285,9 @@ os_store_lock_expired_orders(int max_orders, int64 **order_ids)
 
 	for (int i = 0; i < n; i++)
 		ids[i] = os_getint64(i, 1);
-	if (n > 0 && !citus)
+	if (citus)
+		n = lock_expired_routed(n, ids);
+	else if (n > 0)
 	{
 		v = id_array(ids, n);
 		os_lock_line_stock(v);

@@ -77,6 +77,7 @@ typedef enum os_stock_move
 
 extern int	os_bucket_reserve(int64 product_id, int64 quantity);
 extern void os_lock_line_stock(Datum order_ids);
+extern void os_lock_order_stock(int64 order_id, int64 member_id);
 extern void os_bucket_move(int64 order_id, int64 member_id, os_stock_move how);
 
 /* ------------------------------------------------------------- products */
@@ -214,7 +215,7 @@ extern bool os_store_order_member(int64 order_id, int64 *member_id);
 extern bool os_store_lock_order(int64 order_id, os_locked_order *o);
 
 /* Lock the stock the order's lines hold: product rows, or their buckets. */
-extern void os_store_lock_line_stock(int64 order_id, bool has_buckets);
+extern void os_store_lock_line_stock(int64 order_id, int64 member_id, bool has_buckets);
 
 extern void os_store_set_order_status(int64 order_id, int64 member_id,
 									  const char *status, const char *reason,

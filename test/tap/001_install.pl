@@ -339,6 +339,17 @@ like($err, qr/function order_system\.prune_outbox\(\) is not a member of extensi
 	'naming it');
 is($node->safe_psql('stray', q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
 	'0.7.0', 'and changes nothing');
+# An order line whose order is gone stops the update (the line's member
+# cannot be filled in) and leaves 0.7.0 as it was.
+$node->safe_psql('postgres', 'CREATE DATABASE orphans');
+$node->safe_psql('orphans', q{CREATE EXTENSION order_system VERSION '0.7.0'});
+$node->safe_psql('orphans', q{INSERT INTO order_system.order_line (order_id, product_id, quantity, unit_price, amount)
+	VALUES (999, 1, 1, 10, 10)});
+($rc, $out, $err) = $node->psql('orphans', 'ALTER EXTENSION order_system UPDATE');
+like($err, qr/ERROR:  order lines or payments refer to orders that do not exist/,
+	'ALTER EXTENSION UPDATE refuses order lines of missing orders');
+is($node->safe_psql('orphans', q{SELECT extversion FROM pg_extension WHERE extname = 'order_system'}),
+	'0.7.0', 'and changes nothing');
 invariants_ok($node, 'the 0.2.0 rows are intact after the update', 'upgraded');
 is( $node->safe_psql(
 		'upgraded', q{

@@ -16,17 +16,20 @@ $coordinator->safe_psql('postgres', q{
   SELECT order_system.create_member('m' || g, NULL, 1000) FROM generate_series(1, 2) g;
   SELECT order_system.create_product('SKU1', 'p', 100, 'KRW', 50);
 });
-# the backend's writer cache is built while the tables are plain
+# A session whose writer cache is built while the tables are plain (and
+# used again after they are distributed: Citus's invalidation must reach it).
 my $count = sub {
 	$coordinator->safe_psql('postgres', 'SELECT count(*) FROM order_system.outbox');
 };
+my $session = $coordinator->background_psql('postgres');
 my $events_before = $count->();
-$coordinator->safe_psql('postgres', sprintf($place, 1, 'card'));
+$session->query_safe(sprintf($place, 1, 'card'));
+$session->query_safe(q{SELECT order_system.get_order(1)});
 my $per_order = $count->() - $events_before;
 
 # The outbox and the payment methods as reference tables, then a method
-# registered through Citus (so only in the shards), then orders in the same
-# backend and in a new one.
+# registered through Citus (so only in the shards), then orders in the
+# session from before and in a new one.
 $coordinator->safe_psql('postgres', q{
   SELECT create_reference_table('order_system.outbox');
   SET citus.enable_unsafe_triggers = on;
@@ -34,7 +37,6 @@ $coordinator->safe_psql('postgres', q{
   SELECT order_system.register_payment_method('card2',
     'order_system.pay_card(bigint,bigint,bigint,text,jsonb)', 'card, again');
 });
-my $session = $coordinator->background_psql('postgres');
 $session->query_safe(sprintf($place, 1, 'card'));
 $session->query_safe(sprintf($place, 2, 'card2'));
 $session->quit;
