@@ -121,7 +121,6 @@ typedef struct table_cache
 	AttrNumber	keyattnum;		/* of key */
 	bool		direct;			/* plan-free writes and reads may be used */
 	bool		citus;			/* Citus manages it */
-	bool		citus_worker;	/* ... and this node is not the coordinator */
 	bool		valid;
 } table_cache;
 
@@ -199,12 +198,24 @@ StaticAssertDecl(lengthof(payment_method_columns) == OS_PAYMENT_METHOD_NCOLS,
 
 static bool callback_registered = false;
 
+/*
+ * Whether Citus manages each table (os_rows_citus), kept apart from the
+ * writer's cache: asking must not build that (with direct_writes off it is
+ * never built) nor lock the table.  0: not known, 1: no, 2: yes.
+ */
+static Oid	citus_relid[OS_NTABLES];
+static int8 citus_known[OS_NTABLES];
+
 static void
 invalidate(Datum arg, Oid relid)
 {
 	for (int t = 0; t < OS_NTABLES; t++)
+	{
 		if (relid == InvalidOid || relid == tables[t].relid)
 			tables[t].valid = false;
+		if (relid == InvalidOid || relid == citus_relid[t])
+			citus_known[t] = 0;
+	}
 }
 
 /*
@@ -382,7 +393,6 @@ build(table_cache *c, Relation rel)
 	c->check = NULL;
 	c->pkey = os_compat_primary_key_index(rel);
 	c->citus = os_rows_managed_by_citus(RelationGetRelid(rel));
-	c->citus_worker = c->citus && citus_worker_node();
 	/* a table of many columns gets the SQL statement: no room kept here */
 	c->direct = desc->natts <= MAX_ATTS && plan_free_possible(c, rel);
 	if (!c->direct)
@@ -444,6 +454,17 @@ build(table_cache *c, Relation rel)
 	MemoryContextSwitchTo(old);
 }
 
+static void
+register_callbacks(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, invalidate_functions, (Datum) 0);
+		callback_registered = true;
+	}
+}
+
 /*
  * Open table c with lock, its cache built (again) when it is not valid; a
  * refusal where row security would apply to the caller.
@@ -453,12 +474,7 @@ open_ready(table_cache *c, LOCKMODE lock)
 {
 	Relation	rel;
 
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(invalidate, (Datum) 0);
-		CacheRegisterSyscacheCallback(PROCOID, invalidate_functions, (Datum) 0);
-		callback_registered = true;
-	}
+	register_callbacks();
 	rel = table_open(c->valid ? c->relid : table_relid(c), lock);
 	if (!c->valid || RelationGetRelid(rel) != c->relid)
 	{
@@ -1115,29 +1131,37 @@ os_rows_nextval(const char *seq)
 }
 
 /*
- * Whether Citus manages table t (os_rows_managed_by_citus, remembered): the
- * store then uses the statements Citus can route (doc/scale-out.md).  Follows the same invalidations as the
- * writer's cache.
+ * Whether Citus manages table t (os_rows_managed_by_citus, remembered until
+ * an invalidation of the table): the store then uses the statements Citus
+ * can route (doc/scale-out.md).  The table is looked up by name, not
+ * opened.
  */
 bool
 os_rows_citus(os_table_id t)
 {
-	table_cache *c = &tables[t];
+	if (citus_known[t] == 0)
+	{
+		Oid			nsp = get_namespace_oid("order_system", true);
+		Oid			relid = OidIsValid(nsp) ? get_relname_relid(tables[t].relname, nsp) : InvalidOid;
 
-	if (!c->valid)
-		table_close(open_ready(c, AccessShareLock), NoLock);
-	return c->citus;
+		register_callbacks();
+		citus_relid[t] = relid;
+		citus_known[t] = OidIsValid(relid) && os_rows_managed_by_citus(relid) ? 2 : 1;
+	}
+	return citus_known[t] == 2;
 }
 
 /*
  * On a Citus worker, refuse a call that writes: the extension's sequences
  * are each node's own, so ids taken there would collide with the
- * coordinator's (doc/scale-out.md).
+ * coordinator's (doc/scale-out.md).  Without Citus this is one catalog
+ * cache lookup that finds nothing.
  */
 void
 os_rows_require_coordinator(const char *what)
 {
-	if (!os_rows_citus(OS_ORDERS) || !tables[OS_ORDERS].citus_worker)
+	if (!OidIsValid(get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE)) ||
+		!citus_worker_node() || !os_rows_citus(OS_ORDERS))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
