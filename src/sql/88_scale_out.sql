@@ -31,7 +31,7 @@ COMMENT ON FUNCTION order_system_internal.managed_by_citus(regclass)
 --
 -- A node reshaped once is left alone (orders_id_idx marks it): the workers'
 -- part commits on its own, so a distribute_on_citus that failed after it can
--- run again.  DDL propagation is off while it runs, as it was set before.
+-- run again.  DDL propagation is off while it runs, then as it was.
 CREATE OR REPLACE FUNCTION order_system_internal.citus_reshape()
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -109,6 +109,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp SET client_min_messages = warning
 AS $$
 DECLARE
+	coordinator boolean;
 	failed text;
 	t text;
 	unsafe_triggers text;
@@ -124,8 +125,8 @@ BEGIN
 		RAISE EXCEPTION 'shard_count must be between 1 and 64000' USING ERRCODE = '22023';
 	END IF;
 	IF NOT order_system_internal.managed_by_citus('order_system.orders') THEN
-		EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO STRICT failed;
-		IF failed IS DISTINCT FROM 'true' THEN
+		EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO STRICT coordinator;
+		IF coordinator IS NOT TRUE THEN
 			RAISE EXCEPTION 'distribute_on_citus runs on the Citus coordinator'
 				USING ERRCODE = '55000';
 		END IF;

@@ -120,7 +120,6 @@ typedef struct table_cache
 	AttrNumber	def_attnum[MAX_ATTS];	/* the column of def_expr[i] */
 	AttrNumber	keyattnum;		/* of key */
 	bool		direct;			/* plan-free writes and reads may be used */
-	bool		citus;			/* Citus manages it */
 	bool		valid;
 } table_cache;
 
@@ -326,7 +325,7 @@ plan_free_possible(table_cache *c, Relation rel)
 		cmd = CMD_INSERT;
 	else if (c->perms & ACL_UPDATE)
 		cmd = CMD_UPDATE;
-	if (rel->rd_rel->relkind != RELKIND_RELATION || c->citus)
+	if (rel->rd_rel->relkind != RELKIND_RELATION || os_rows_citus((os_table_id) (c - tables)))
 		return false;
 	if (rel->rd_rules != NULL)
 		for (int i = 0; i < rel->rd_rules->numLocks; i++)
@@ -392,7 +391,6 @@ build(table_cache *c, Relation rel)
 	c->ncheck = 0;
 	c->check = NULL;
 	c->pkey = os_compat_primary_key_index(rel);
-	c->citus = os_rows_managed_by_citus(RelationGetRelid(rel));
 	/* a table of many columns gets the SQL statement: no room kept here */
 	c->direct = desc->natts <= MAX_ATTS && plan_free_possible(c, rel);
 	if (!c->direct)
@@ -1133,20 +1131,17 @@ os_rows_nextval(const char *seq)
 /*
  * Whether Citus manages table t (os_rows_managed_by_citus, remembered until
  * an invalidation of the table): the store then uses the statements Citus
- * can route (doc/scale-out.md).  The table is looked up by name, not
- * opened.
+ * can route (doc/scale-out.md), and the writer takes no plan-free path.
+ * The table is looked up by name, not opened.
  */
 bool
 os_rows_citus(os_table_id t)
 {
 	if (citus_known[t] == 0)
 	{
-		Oid			nsp = get_namespace_oid("order_system", true);
-		Oid			relid = OidIsValid(nsp) ? get_relname_relid(tables[t].relname, nsp) : InvalidOid;
-
 		register_callbacks();
-		citus_relid[t] = relid;
-		citus_known[t] = OidIsValid(relid) && os_rows_managed_by_citus(relid) ? 2 : 1;
+		citus_relid[t] = table_relid(&tables[t]);
+		citus_known[t] = os_rows_managed_by_citus(citus_relid[t]) ? 2 : 1;
 	}
 	return citus_known[t] == 2;
 }

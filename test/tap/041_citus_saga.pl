@@ -22,8 +22,20 @@ my ($coordinator, @workers) = citus_cluster(workers => 2,
 my $db = $coordinator->connstr('postgres');
 sub query { return $coordinator->safe_psql('postgres', $_[0]); }
 
-is(query(q{SELECT string_agg(table_name || ' ' || placement, E'\n' ORDER BY table_name::text COLLATE "C")
-			 FROM order_system.distribute_on_citus(8)}),
+# As after an attempt that failed once the workers' part had committed: the
+# workers are reshaped already, and distribute_on_citus goes on.
+is(query(q{SELECT string_agg(success::text, ' ')
+			 FROM run_command_on_workers('SELECT order_system_internal.citus_reshape()')}),
+	'true true', 'the workers\' tables reshaped on their own');
+my ($layout, $settings) = split /\n---\n/, query(q{
+	SELECT string_agg(table_name || ' ' || placement, E'\n' ORDER BY table_name::text COLLATE "C")
+	  FROM order_system.distribute_on_citus(16);
+	SELECT '---';
+	SELECT current_setting('citus.shard_count') || ' ' || current_setting('citus.enable_unsafe_triggers')
+		   || ' ' || current_setting('citus.enable_ddl_propagation');
+});
+is($settings, '8 off on', 'and the Citus settings it changed are as they were after it');
+is($layout,
 	join("\n",
 		'order_system.consumer local on each node',
 		'order_system.member distributed by id',

@@ -15,7 +15,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(citus_installed citus_cluster citus_node_conf);
+our @EXPORT = qw(citus_installed citus_cluster);
 
 # Whether citus is installed in the PostgreSQL the tests run.
 sub citus_installed
