@@ -191,7 +191,7 @@ os_require_writable(const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot run %s in a read-only transaction", what)));
-	os_rows_require_coordinator(what);
+	os_store_require_coordinator(what);
 }
 
 int

@@ -264,8 +264,6 @@ extern void os_rows_end(os_rows *w);
 extern bool os_rows_read(os_table_id t, Datum key, Datum *cols, bool *nulls);
 extern int64 os_rows_nextval(const char *seq);
 extern bool os_rows_citus(os_table_id t);
-extern bool os_rows_managed_by_citus(Oid relid);
-extern void os_rows_require_coordinator(const char *what);
 
 /* --------------------------------------------------------------- orders */
 

@@ -110,5 +110,5 @@ OS_FUNCTION(os_orders_status_guard)
 /* managed_by_citus(regclass): whether Citus manages the table. */
 OS_FUNCTION(os_managed_by_citus)
 {
-	PG_RETURN_BOOL(os_rows_managed_by_citus(PG_GETARG_OID(0)));
+	PG_RETURN_BOOL(os_store_managed_by_citus(PG_GETARG_OID(0)));
 }

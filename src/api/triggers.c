@@ -441,7 +441,7 @@ OS_FUNCTION(os_emit_event_trigger)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("emit_event must be an AFTER INSERT, UPDATE or DELETE trigger FOR EACH ROW")));
 	/* on a Citus worker (a shard's trigger) the event would go to its outbox */
-	os_rows_require_coordinator("emit_event");
+	os_store_require_coordinator("emit_event");
 	cfg = emit_config_get(fcinfo, td);
 	desc = RelationGetDescr(td->tg_relation);
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
@@ -621,7 +621,7 @@ OS_FUNCTION(os_place_order_trigger)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("place_order_trigger must be a BEFORE INSERT trigger FOR EACH ROW")));
-	os_rows_require_coordinator("place_order_trigger");
+	os_store_require_coordinator("place_order_trigger");
 	po_columns(td, attno);
 	member = po_value(td, attno[PO_MEMBER], "member_id", true, &isnull);
 	lines = po_jsonb(td, attno[PO_LINES], "lines", true);

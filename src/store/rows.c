@@ -283,7 +283,7 @@ citus_catalog_row(const char *catalog, const char *column, Oid type, Oid key,
  * as managing it.
  */
 bool
-os_rows_managed_by_citus(Oid relid)
+os_store_managed_by_citus(Oid relid)
 {
 	Datum		value;
 	bool		readable;
@@ -1129,7 +1129,7 @@ os_rows_nextval(const char *seq)
 }
 
 /*
- * Whether Citus manages table t (os_rows_managed_by_citus, remembered until
+ * Whether Citus manages table t (os_store_managed_by_citus, remembered until
  * an invalidation of the table): the store then uses the statements Citus
  * can route (doc/scale-out.md), and the writer takes no plan-free path.
  * The table is looked up by name, not opened.
@@ -1141,7 +1141,7 @@ os_rows_citus(os_table_id t)
 	{
 		register_callbacks();
 		citus_relid[t] = table_relid(&tables[t]);
-		citus_known[t] = os_rows_managed_by_citus(citus_relid[t]) ? 2 : 1;
+		citus_known[t] = os_store_managed_by_citus(citus_relid[t]) ? 2 : 1;
 	}
 	return citus_known[t] == 2;
 }
@@ -1153,7 +1153,7 @@ os_rows_citus(os_table_id t)
  * cache lookup that finds nothing.
  */
 void
-os_rows_require_coordinator(const char *what)
+os_store_require_coordinator(const char *what)
 {
 	if (!OidIsValid(get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE)) ||
 		!citus_worker_node() || !os_rows_citus(OS_ORDERS))

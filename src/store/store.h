@@ -305,9 +305,17 @@ extern void os_store_insert_payment_method(const char *name, Oid handler,
 										   const char *description);
 extern bool os_store_set_payment_method_enabled(const char *name, bool enabled);
 
+/* ---------------------------------------------------------------- Citus */
+
+/* Whether Citus manages the table (it is in pg_dist_partition). */
+extern bool os_store_managed_by_citus(Oid relid);
+
+/* 55000 on a Citus worker of distributed tables: writes run on the coordinator. */
+extern void os_store_require_coordinator(const char *what);
+
 /* -------------------------------------------------------------- metrics */
 
-/* The payment method order_id was placed with; NULL if there is no such order. */
+/* The payment method member_id's order order_id was placed with; NULL if none. */
 extern char *os_store_order_method(int64 order_id, int64 member_id);
 
 #endif							/* OS_STORE_H */
